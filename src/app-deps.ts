@@ -1,0 +1,33 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { MachineStore } from './machines/store.js';
+import type { OutcomeCounters } from './outcome-counters.js';
+import type { Provider } from './providers/provider.js';
+import type { Queues } from './queues.js';
+import type { ZoneBreaker } from './zones/breaker.js';
+import type { CapacityCache } from './zones/capacity-cache.js';
+import type { PoolFlags } from './pool/pool-flags.js';
+import type { LeaseWaiters } from './pool/lease-waiters.js';
+import type { Epoch } from './machines/epoch.js';
+
+/**
+ * What the composition root builds once per process and hands to services;
+ * each service names the part it uses with `Pick<AppDeps, ...>`.
+ */
+export interface AppDeps {
+  config: Readonly<Config>;
+  redis: Redis;
+  store: MachineStore;
+  queues: Queues;
+  providers: ReadonlyMap<string, Provider>;
+  counters: OutcomeCounters;
+  breaker: ZoneBreaker;
+  capacity: CapacityCache;
+  flags: PoolFlags;
+  waiters: LeaseWaiters;
+  /** Missing when Redis lost its data: nothing plans launches until the store is rebuilt. */
+  epoch: Epoch;
+  logger: Logger;
+  now: () => number;
+}

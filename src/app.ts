@@ -1,0 +1,108 @@
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from './log.js';
+import type { Config } from './config.js';
+import { MachineStore } from './machines/store.js';
+import { closeQueues, createQueues } from './queues.js';
+import { OutcomeCounters } from './outcome-counters.js';
+import { Ec2Provider } from './providers/ec2.js';
+import { GuardedProvider } from './providers/guarded-provider.js';
+import type { Provider } from './providers/provider.js';
+import { createMetrics } from './metrics.js';
+import { buildServer } from './http/server.js';
+import { startProducer } from './roles/producer.js';
+import { startBooter } from './roles/booter.js';
+import type { RoleHandle } from './roles/role.js';
+import type { AppDeps } from './app-deps.js';
+import { readLoginKey } from './boot/login-key.js';
+import { ZoneBreaker } from './zones/breaker.js';
+import { CapacityCache } from './zones/capacity-cache.js';
+import { PoolFlags } from './pool/pool-flags.js';
+import { LeaseWaiters } from './pool/lease-waiters.js';
+import { Epoch } from './machines/epoch.js';
+
+export type Role = 'producer' | 'booter' | 'web';
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  roles: readonly Role[];
+  now?: () => number;
+  /** Providers to use instead of building them from config (tests). */
+  providers?: ReadonlyMap<string, Provider>;
+}
+
+/** A running process's services (what tests and the all-in-one reach into) and its lifecycle. */
+export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch'> {
+  /** The web role's server, listening, when that role runs. */
+  readonly http?: FastifyInstance;
+  /** Base URL of the web role, when it runs. */
+  readonly url?: string;
+  /** Stops taking work, lets running jobs finish, closes connections; idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds each dependency once and starts the roles
+ * asked for. Any number of processes may run any roles against one Redis.
+ */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config, logger, roles } = options;
+  const now = options.now ?? Date.now;
+  // BullMQ needs connections that retry forever; the store's answers go to API clients, so the same applies.
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await redis.connect();
+  const store = new MachineStore(redis, config.redis.prefix);
+  const queues = createQueues(redis, config.redis.prefix);
+  const counters = new OutcomeCounters(redis, config.redis.prefix);
+  const breaker = new ZoneBreaker(redis, config.redis.prefix, config.breaker, logger.child({ component: 'breaker' }));
+  const capacity = new CapacityCache(redis, config.redis.prefix, config.capacityCache.ttl);
+  const flags = new PoolFlags(redis, config.redis.prefix);
+  const waiters = new LeaseWaiters(redis, config.redis.prefix);
+  const epoch = new Epoch(redis, config.redis.prefix);
+  const providers = options.providers ?? buildProviders(config, logger);
+  const deps = { config, redis, store, queues, counters, breaker, capacity, flags, waiters, epoch, providers, now };
+  // Read before anything starts, so a missing key fails the process cleanly.
+  const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
+  const handles: RoleHandle[] = [];
+  let closing = false;
+  let http: FastifyInstance | undefined;
+  let url: string | undefined;
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      closing = true;
+      // Reverse order of construction: stop taking work, then drop what it needed.
+      await Promise.all(handles.map((h) => h.close()));
+      await http?.close();
+      await closeQueues(queues);
+      await redis.quit().catch(() => redis.disconnect());
+      if (!options.providers) for (const provider of providers.values()) provider.close?.();
+    })());
+  try {
+    // The web role first: a port in use fails the start before anything is launched.
+    if (roles.includes('web')) {
+      http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing });
+      await http.listen({ host: config.http.host, port: config.http.port });
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.http.port;
+      url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+    }
+    if (roles.includes('producer')) handles.push(await startProducer({ ...deps, logger: logger.child({ component: 'producer' }) }));
+    if (privateKey) handles.push(startBooter({ ...deps, privateKey, logger: logger.child({ component: 'booter' }) }));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { redis, store, queues, providers, counters, breaker, capacity, flags, waiters, epoch, http, url, close };
+}
+
+/** Each configured cloud, behind this process's fail-fast guard on its API endpoint. */
+function buildProviders(config: Readonly<Config>, logger: Logger): Map<string, Provider> {
+  return new Map(
+    config.providers.map((p): [string, Provider] => {
+      const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }));
+      return [p.name, new GuardedProvider(ec2, config.cloudApi, logger)];
+    }),
+  );
+}

@@ -1,0 +1,132 @@
+import type { Logger } from '../log.js';
+import type { PoolConfig } from '../config.js';
+import type { Machine, MachineUpdate } from '../machines/machine.js';
+import { splitZoneId } from '../providers/zone-id.js';
+import type { AppDeps } from '../app-deps.js';
+import type { BootOutcome } from '../outcome-counters.js';
+import { requestReconcile } from '../queues.js';
+import { requestTermination } from '../pool/terminate.js';
+import { sshAddress } from '../pool/launch.js';
+import { BootDeadlineError, InstanceGoneError, type InstanceWatcher } from './instance-watcher.js';
+import { connectSshWithRetry, SshError, type SshSession } from './ssh.js';
+import { runPrepare } from './prepare.js';
+import type { BootTimes } from './boot-times.js';
+import { reportBootOutcome, watchForSlowBoot } from './zone-report.js';
+
+export type BootDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'logger' | 'now'> & {
+  watcher: InstanceWatcher;
+  bootTimes: BootTimes;
+  /** The login key, read once at start. */
+  privateKey: Buffer;
+};
+
+/** A boot that ended badly, with the outcome the zone breaker and metrics see. */
+class BootFailure extends Error {
+  constructor(readonly outcome: BootOutcome, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Takes a launched machine to ready: instance running, SSH answering with the
+ * expected host key, prepare steps passed. Any failure fails and terminates
+ * the machine and asks the pool for a replacement; nothing is left running.
+ * Resumable: a boot job handed to another booter after a crash starts over
+ * from the machine's recorded state.
+ */
+export async function bootMachine(id: string, deps: BootDeps, shutdown?: AbortSignal): Promise<void> {
+  // One listener on the process-wide shutdown signal per boot, removed when the boot ends:
+  // the boot's own signal carries the many listeners (watcher, SSH, session) and dies with it.
+  const own = new AbortController();
+  const forward = () => own.abort(shutdown?.reason);
+  shutdown?.addEventListener('abort', forward, { once: true });
+  try {
+    await boot(id, deps, own.signal);
+  } finally {
+    shutdown?.removeEventListener('abort', forward);
+  }
+}
+
+async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<void> {
+  const machine = await deps.store.get(id);
+  if (!machine || (machine.state !== 'booting' && machine.state !== 'preparing')) return;
+  const pool = deps.config.pools.find((p) => p.name === machine.pool);
+  const log = deps.logger.child({ machineId: id, pool: machine.pool, zone: machine.zone });
+  if (!pool) return void (await fail(machine, new BootFailure('boot-error', `pool ${machine.pool} is no longer configured`), deps, log));
+  const deadline = (machine.launchedAt ?? machine.createdAt) + pool.bootTimeout;
+  let session: SshSession | undefined;
+  const stopWatching = await watchForSlowBoot(machine, deps, log);
+  try {
+    session = await reachMachine(machine, deadline, deps, signal);
+    const open = session;
+    signal.addEventListener('abort', () => open.close(), { once: true });
+    const moved = await deps.store.transition(id, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
+    if (!moved.ok) return; // released or reaped meanwhile: whoever moved it owns it now
+    await prepare(session, pool, log);
+    const ready = await deps.store.transition(id, 'ready', deps.now(), {}, ['preparing']);
+    if (!ready.ok) return;
+    stopWatching();
+    await reportBootOutcome(machine, 'ready', deps);
+    log.info({ bootMs: deps.now() - (machine.launchedAt ?? machine.createdAt) }, 'machine ready');
+  } catch (err) {
+    // Shutdown cut the boot short: the machine is fine, another booter takes it over.
+    if (signal.aborted) throw signal.reason;
+    if (!(err instanceof BootFailure)) throw err; // unexpected (Redis down...): the job retries
+    await fail(machine, err, deps, log);
+  } finally {
+    stopWatching();
+    session?.close();
+  }
+}
+
+async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, signal?: AbortSignal): Promise<SshSession> {
+  const provider = deps.providers.get(splitZoneId(machine.zone).provider);
+  if (!provider || !machine.instanceId) throw new BootFailure('instance-lost', 'machine has no instance');
+  const instance = await deps.watcher.waitUntilRunning(provider, machine.instanceId, deadline, signal).catch((err: unknown) => {
+    if (err instanceof BootDeadlineError) throw new BootFailure('boot-timeout', err.message);
+    if (err instanceof InstanceGoneError) throw new BootFailure('instance-lost', err.message);
+    throw err;
+  });
+  const address = sshAddress(instance, deps.config) ?? machine.address;
+  if (!address) throw new BootFailure('instance-lost', `instance ${instance.instanceId} has no ${deps.config.ssh.target}`);
+  const update: MachineUpdate = { address, port: deps.config.ssh.port };
+  await deps.store.update(machine.id, update);
+  const { ssh } = deps.config;
+  try {
+    return await connectSshWithRetry(
+      { host: address, port: ssh.port, username: ssh.user, privateKey: deps.privateKey, hostKeyFingerprint: instance.tags[ssh.hostKeyTag] },
+      { timeoutMs: ssh.connectTimeout, loopbackOnly: ssh.loopbackOnly, retryEveryMs: ssh.retryEvery, deadline, now: deps.now, signal },
+    );
+  } catch (err) {
+    throw sshFailure(err);
+  }
+}
+
+function sshFailure(err: unknown): unknown {
+  if (!(err instanceof SshError)) return err;
+  if (err.kind === 'host-key-mismatch') return new BootFailure('host-key-mismatch', err.message);
+  // A configuration problem, not the zone's: the address is not one this process may dial.
+  if (err.kind === 'not-loopback') return new BootFailure('not-loopback', `${err.message} (ssh.loopbackOnly is true)`);
+  return new BootFailure('ssh-unreachable', `${err.kind}: ${err.message}`);
+}
+
+async function prepare(session: SshSession, pool: PoolConfig, log: Logger): Promise<void> {
+  const steps = pool.prepare.steps.map((s) => ({ name: s.name, run: s.run, timeoutMs: s.timeout }));
+  // The VM going away mid-step (connection lost) is an unreachable machine, not a bug to retry.
+  const outcome = await runPrepare(session, steps, log).catch((err: unknown) => {
+    throw sshFailure(err);
+  });
+  if (outcome.ok) return;
+  const detail = `step ${outcome.step} ${outcome.reason} (exit ${outcome.exitCode ?? 'none'}): ${outcome.output.slice(-500)}`;
+  throw new BootFailure(outcome.reason === 'timeout' ? 'prepare-timeout' : 'prepare-failed', detail);
+}
+
+async function fail(machine: Machine, failure: BootFailure, deps: BootDeps, log: Logger): Promise<void> {
+  const level = failure.outcome === 'not-loopback' ? 'error' : 'warn';
+  log[level]({ outcome: failure.outcome, reason: failure.message }, 'boot failed; terminating the machine');
+  const failed = await deps.store.transition(machine.id, 'failed', deps.now(), { failure: failure.outcome, failureDetail: failure.message }, ['booting', 'preparing']);
+  if (!failed.ok) return;
+  await reportBootOutcome(machine, failure.outcome, deps);
+  await requestTermination(machine.id, deps);
+  await requestReconcile(deps.queues, machine.pool);
+}

@@ -1,0 +1,83 @@
+import { Command } from 'commander';
+import type { Status } from '../status.js';
+import { summarizePool } from '../status.js';
+import type { leaseView } from '../http/v1.js';
+import { ApiClient } from './api-client.js';
+import { addOperatorCommands, formatZones } from './operator-commands.js';
+import { addSimCommands } from './sim-commands.js';
+
+type Lease = ReturnType<typeof leaseView>;
+
+export interface CliContext {
+  /** API base URL and token as found from flags, environment or config. */
+  resolveApi(flags: { url?: string; token?: string }): { url: string; token?: string };
+  /** The simulated cloud's URL as found from flags, environment or config. */
+  simUrl(flags: { simUrl?: string }): string;
+  /** The login key's path, when this machine has the config that names it. */
+  privateKeyPath?: string;
+  print(line: string): void;
+}
+
+/** What every command file gets: an API client for the global flags, and one way to print. */
+export interface CommandKit {
+  client(): ApiClient;
+  /** Prints `value` as JSON with `--json`, else the human text. */
+  out(json: boolean | undefined, value: unknown, human: () => string): void;
+}
+
+/** The `vmpool` command. Every command takes `--json` to print the API's JSON as is. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('vmpool').description('Pools of pre-booted build VMs').showHelpAfterError();
+  program.option('--url <url>', 'API base URL (default: $VMPOOL_URL, else the port in config)').option('--token <token>', 'API token (default: $VMPOOL_TOKEN or $API_TOKEN)');
+  const kit: CommandKit = {
+    client: () => {
+      const api = ctx.resolveApi(program.opts<{ url?: string; token?: string }>());
+      return new ApiClient(api.url, api.token);
+    },
+    out: (json, value, human) => ctx.print(json ? JSON.stringify(value, null, 2) : human()),
+  };
+
+  program
+    .command('status')
+    .description('machines per pool, state and zone; zone breakers')
+    .option('--json', 'print the API JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const status = await kit.client().request<Status>('GET', '/v1/status');
+      const states = new Map(status.zones.map((z) => [z.zone, z.state]));
+      kit.out(opts.json, status, () => [...status.pools.map((p) => summarizePool(p, states)), '', formatZones(status.zones)].join('\n'));
+    });
+
+  program
+    .command('lease <pool>')
+    .description('lease a ready machine (single use: release terminates it)')
+    .option('--wait <duration>', 'how long to wait for a ready machine, e.g. 30s', '30s')
+    .option('--json', 'print the API JSON')
+    .action(async (pool: string, opts: { wait: string; json?: boolean }) => {
+      const lease = await kit.client().request<Lease>('POST', `/v1/pools/${encodeURIComponent(pool)}/leases`, { wait: opts.wait });
+      kit.out(opts.json, lease, () => describeLease(lease, ctx.privateKeyPath));
+    });
+
+  program
+    .command('release <id>')
+    .description('release a leased machine; it is terminated and the pool refills')
+    .option('--json', 'print the API JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const result = await kit.client().request<{ id: string; state: string }>('DELETE', `/v1/leases/${encodeURIComponent(id)}`);
+      kit.out(opts.json, result, () => `released ${result.id}: ${result.state}`);
+    });
+
+  addOperatorCommands(program, kit);
+  addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line) });
+  return program;
+}
+
+function describeLease(lease: Lease, keyPath: string | undefined): string {
+  const key = keyPath ? `-i ${keyPath} ` : '';
+  return [
+    `leased ${lease.id} from pool ${lease.pool} in ${lease.zone} (${lease.instanceId})`,
+    `  ssh ${key}-p ${lease.port} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null ${lease.user}@${lease.address}`,
+    `  host key ${lease.hostKeyFingerprint}`,
+    ...(keyPath ? [`  private key ${keyPath}`] : []),
+    `release it with: npx vmpool release ${lease.id}`,
+  ].join('\n');
+}

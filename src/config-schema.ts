@@ -1,0 +1,265 @@
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+// Messages name what was expected and echo what was given, so an operator can
+// fix the file from the error line alone.
+const show = (input: unknown): string => (input === undefined ? 'nothing' : JSON.stringify(input));
+
+const wholeNumber = (min: number) => {
+  const error = (iss: { input?: unknown }) => `expected a whole number >= ${min}, got ${show(iss.input)}`;
+  return z.number({ error }).int({ error }).min(min, { error });
+};
+
+const ratio = () => {
+  const error = (iss: { input?: unknown }) => `expected a number from 0 to 1, got ${show(iss.input)}`;
+  return z.number({ error }).min(0, { error }).max(1, { error });
+};
+
+const text = () => z.string({ error: (iss) => `expected a text, got ${show(iss.input)}` }).min(1, { error: 'expected a non-empty text' });
+
+const flag = () => z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` });
+
+/** `"30s"` in the file, milliseconds in the program. */
+const duration = () =>
+  z
+    .string({ error: (iss) => `expected a duration like "30s" or "5m", got ${show(iss.input)}` })
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like "30s" or "5m", got ${show(value)}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const name = () =>
+  z
+    .string({ error: (iss) => `expected a name, got ${show(iss.input)}` })
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: (iss) => `expected lower-case letters, digits and dashes, got ${show(iss.input)}` });
+
+const loopbackHost = () => text();
+
+const zoneSchema = z.strictObject({
+  /** Availability zone name as the cloud spells it. */
+  name: text(),
+  /** Launch into this subnet instead of naming the zone in Placement. */
+  subnetId: text().nullable().default(null),
+});
+
+const providerSchema = z.strictObject({
+  name: name(),
+  type: z.literal('ec2', { error: (iss) => `expected "ec2", got ${show(iss.input)}` }),
+  region: text(),
+  /** EC2-compatible endpoint; null means the SDK's default for the region. */
+  endpoint: text().nullable().default(null),
+  /** Static credentials; null means the SDK's default chain (instance role, env, profile). */
+  credentials: z
+    .strictObject({ accessKeyId: text(), secretAccessKey: text() })
+    .nullable()
+    .default(null),
+  zones: z.array(zoneSchema).min(1, { error: 'expected at least one zone' }),
+  maxAttempts: wholeNumber(1).default(5),
+});
+
+const prepareStepSchema = z.strictObject({
+  name: text(),
+  run: text(),
+  timeout: duration().prefault('2m'),
+});
+
+const scheduleEntrySchema = z.strictObject({
+  /** Five-field cron (UTC unless `timezone`): from each firing on, the pool's warm target is `warm`. */
+  cron: text(),
+  warm: wholeNumber(0),
+});
+
+const poolSchema = z.strictObject({
+  name: name(),
+  provider: name(),
+  /** Zone ids (`provider/zone`); empty means every zone of the provider. */
+  zones: z.array(text()).default([]),
+  imageId: text(),
+  /** Preferred first. */
+  instanceTypes: z.array(text()).min(1, { error: 'expected at least one instance type' }),
+  keyName: text().nullable().default(null),
+  /** Ready machines to keep waiting for builds. */
+  warm: wholeNumber(0),
+  /** Ceiling on live machines (ready, leased and on their way) for this pool. */
+  max: wholeNumber(0),
+  /** From launch to ready; past it the boot is failed and the machine terminated. */
+  bootTimeout: duration().prefault('5m'),
+  /** Scale-in never goes below this many ready machines. */
+  min: wholeNumber(0).default(0),
+  /** Ready machines above target this long (continuously) are terminated, oldest first. */
+  scaleInCooldown: duration().prefault('5m'),
+  /** Warm target by time of day/week; the most recently fired entry wins; empty means `warm` always. */
+  schedule: z.array(scheduleEntrySchema).default([]),
+  /** IANA time zone for `schedule`. */
+  timezone: text().default('UTC'),
+  /** Ready machines older than this (from the provider's launch time) are recycled. */
+  maxAge: duration().prefault('12h'),
+  /** Leased longer than this is reported (error log, status). */
+  maxLeaseDuration: duration().prefault('6h'),
+  /** Also terminate leases past maxLeaseDuration (off: a build may still be running). */
+  terminateOverdueLeases: flag().default(false),
+  prepare: z.strictObject({ steps: z.array(prepareStepSchema).default([]) }).prefault({}),
+});
+
+const simSchema = z.strictObject({
+  host: loopbackHost(),
+  port: wholeNumber(0),
+  region: text(),
+  zones: z.array(text()).min(1, { error: 'expected at least one zone' }),
+  /** Time from RunInstances until the instance is running and answers SSH. */
+  bootDelay: duration(),
+  /** Each boot takes bootDelay plus a uniform draw from 0 to bootSpread. */
+  bootSpread: duration(),
+  sshPort: wholeNumber(1),
+  /** The public key every simulated VM accepts. */
+  authorizedKeyPath: text(),
+  /** How long terminated instances stay visible to DescribeInstances, as on EC2. */
+  terminatedRetention: duration(),
+});
+
+/** Why a cron pattern or time zone is unusable, or undefined when it is fine. */
+function cronProblem(pattern: string, timezone: string): string | undefined {
+  try {
+    new Cron(pattern, { paused: true, timezone });
+    return undefined;
+  } catch (err) {
+    return `expected a cron pattern like "0 20 * * 1-5" in time zone ${timezone}, got ${show(pattern)} (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+export const configSchema = z
+  .strictObject({
+    redis: z.strictObject({
+      url: text(),
+      /** Key prefix for everything vmpool stores; the braces are a Redis Cluster hash tag. */
+      prefix: text().regex(/^\{[^{}]+\}$/, { error: (iss) => `expected a hash tag like "{vmpool}", got ${show(iss.input)}` }),
+    }),
+    log: z.strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        error: (iss) => `expected one of trace, debug, info, warn, error, fatal, silent, got ${show(iss.input)}`,
+      }),
+      /** Readable lines for a terminal instead of JSON. */
+      pretty: flag(),
+    }),
+    http: z.strictObject({
+      host: text(),
+      port: wholeNumber(0),
+      /** Bearer token for mutating endpoints; null leaves them open (the local demo only). */
+      token: text().nullable(),
+      requireToken: flag(),
+      /** The longest a lease request may wait for a ready machine. */
+      maxLeaseWait: duration(),
+    }),
+    ssh: z.strictObject({
+      user: text(),
+      privateKeyPath: text(),
+      port: wholeNumber(1),
+      /** Which instance address to dial. */
+      target: z.enum(['privateIp', 'publicIp'], { error: (iss) => `expected "privateIp" or "publicIp", got ${show(iss.input)}` }),
+      /** Refuse to dial anything but 127.0.0.0/8 and ::1: the guard for demos and tests. */
+      loopbackOnly: flag(),
+      connectTimeout: duration(),
+      retryEvery: duration(),
+      /** Instance tag where an image publishes its host key fingerprint; absent means trust on first use. */
+      hostKeyTag: text(),
+    }),
+    producer: z.strictObject({
+      reconcileEvery: duration(),
+      launchConcurrency: wholeNumber(1),
+      terminateConcurrency: wholeNumber(1),
+      /** A fatal launch error (bad credentials, bad image id) halts the pool's launches this long, unless resumed sooner. */
+      fatalPause: duration(),
+    }),
+    booter: z.strictObject({
+      concurrency: wholeNumber(1),
+      /** One batched DescribeInstances per tick covers every booting machine. */
+      describeEvery: duration(),
+    }),
+    breaker: z.strictObject({
+      /** Outcomes older than this no longer count. */
+      window: duration(),
+      /** Fewer outcomes than this in the window never open the breaker. */
+      minOutcomes: wholeNumber(1),
+      /** Failed-or-slow share of the window's outcomes that opens the breaker. */
+      failureRate: ratio(),
+      /** A boot is slow after 3x the recent median boot time, never before this. */
+      slowBootFloor: duration(),
+      /** First open period; each consecutive re-open doubles it, up to maxOpenFor. */
+      openFor: duration(),
+      maxOpenFor: duration(),
+      /** Launches let through per half-open period. */
+      probes: wholeNumber(1),
+    }),
+    capacityCache: z.strictObject({
+      /** How long a (zone, instance type) stays avoided after a capacity error. */
+      ttl: duration(),
+    }),
+    allZonesOpen: z.strictObject({
+      /** With every zone of a pool open, at most one probe launch per pool per this period. */
+      probeEvery: duration(),
+    }),
+    cloudApi: z.strictObject({
+      /** Per-process breaker on each provider's API endpoint: calls slower than this count as failures. */
+      timeout: duration(),
+      /** Failure share of recent calls that makes this process fail fast on the endpoint. */
+      errorThresholdPercentage: wholeNumber(1),
+      /** Calls needed in the rolling window before the endpoint breaker may open. */
+      volumeThreshold: wholeNumber(1),
+      /** How long it fails fast before trying the endpoint again. */
+      resetTimeout: duration(),
+    }),
+    reaper: z.strictObject({
+      /** How often the reaper compares the cloud's inventory with the machine store (one run at a time across producers). */
+      every: duration(),
+      /** A machine stuck this long in requested, launching or terminating is failed or retried; booting and preparing use the pool's bootTimeout. */
+      stuckAfter: duration(),
+    }),
+    shutdown: z.strictObject({
+      /** On SIGTERM, running jobs get this long to finish before they are handed back to other processes. */
+      grace: duration(),
+    }),
+    providers: z.array(providerSchema).min(1, { error: 'expected at least one provider' }),
+    pools: z.array(poolSchema),
+    sim: simSchema,
+  })
+  .superRefine((config, ctx) => {
+    const providers = new Map(config.providers.map((p) => [p.name, p]));
+    const seen = new Set<string>();
+    config.pools.forEach((pool, i) => {
+      if (seen.has(pool.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `duplicate pool name "${pool.name}"` });
+      seen.add(pool.name);
+      if (pool.warm > pool.max) ctx.addIssue({ code: 'custom', path: ['pools', i, 'warm'], message: `expected at most max (${pool.max}), got ${pool.warm}` });
+      if (pool.min > pool.max) ctx.addIssue({ code: 'custom', path: ['pools', i, 'min'], message: `expected at most max (${pool.max}), got ${pool.min}` });
+      pool.schedule.forEach((entry, j) => {
+        const problem = cronProblem(entry.cron, pool.timezone);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['pools', i, 'schedule', j, 'cron'], message: problem });
+      });
+      const provider = providers.get(pool.provider);
+      if (!provider) {
+        ctx.addIssue({ code: 'custom', path: ['pools', i, 'provider'], message: `no provider named "${pool.provider}"` });
+        return;
+      }
+      const known = new Set(provider.zones.map((z) => `${provider.name}/${z.name}`));
+      pool.zones.forEach((zone, j) => {
+        if (!known.has(zone)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'zones', j], message: `expected one of ${[...known].join(', ')}, got ${show(zone)}` });
+      });
+    });
+    if (config.breaker.maxOpenFor < config.breaker.openFor) {
+      ctx.addIssue({ code: 'custom', path: ['breaker', 'maxOpenFor'], message: 'expected at least breaker.openFor' });
+    }
+    if (config.http.requireToken && !config.http.token) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: 'required when http.requireToken is true (set API_TOKEN)' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type PoolConfig = Config['pools'][number];
+export type ProviderConfig = Config['providers'][number];
+export type SimConfig = Config['sim'];
+export type SshConfig = Config['ssh'];
+export type PrepareStep = PoolConfig['prepare']['steps'][number];

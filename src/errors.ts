@@ -1,0 +1,66 @@
+import type { BootOutcome } from './outcome-counters.js';
+
+/**
+ * What an error means for vmpool, decided in one place. A zone fault counts
+ * against the zone's health; throttling means back off; fatal means retries
+ * cannot help (bad credentials, bad image id); transient means try again.
+ */
+export type ErrorKind = 'zone-fault' | 'throttle' | 'fatal' | 'transient';
+
+interface ErrorShape {
+  name?: string;
+  code?: string;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** The cloud has no room for this instance type in this zone right now: try another type or zone. */
+const CAPACITY = /^(InsufficientInstanceCapacity|InsufficientHostCapacity|InsufficientReservedInstanceCapacity|InsufficientFreeAddressesInSubnet|Unsupported|InsufficientCapacity)$/;
+
+const BY_NAME: ReadonlyArray<[RegExp, ErrorKind]> = [
+  [CAPACITY, 'zone-fault'],
+  [/^(RequestLimitExceeded|Throttling|ThrottlingException|TooManyRequestsException|RequestThrottled)$/, 'throttle'],
+  [/^(AuthFailure|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch|OptInRequired|Blocked|InvalidAMIID\..*|InvalidKeyPair\..*|InvalidSubnetID\..*|InvalidParameterValue|InvalidParameterCombination|IdempotentParameterMismatch|InvalidAction)$/, 'fatal'],
+];
+
+export function classify(err: unknown): ErrorKind {
+  const shape = (err ?? {}) as ErrorShape;
+  const name = shape.name ?? shape.code ?? '';
+  for (const [pattern, kind] of BY_NAME) if (pattern.test(name)) return kind;
+  const status = shape.$metadata?.httpStatusCode ?? 0;
+  if (shape.$fault === 'server' || status >= 500) return 'zone-fault';
+  return 'transient';
+}
+
+/** A short, log-safe description: the error's name and message, never its request. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+export function isCapacityError(err: unknown): boolean {
+  const shape = (err ?? {}) as ErrorShape;
+  return CAPACITY.test(shape.name ?? shape.code ?? '');
+}
+
+/** What one end of a boot says about its zone. */
+export type ZoneVerdict = 'healthy' | 'zone-fault' | 'not-zone';
+
+/**
+ * The zone's share in each way a boot can end. Faults of the machine's
+ * network or host count against the zone; faults of our own config, image
+ * content or security checks do not (moving zones cannot fix them).
+ */
+export const BOOT_VERDICTS: Readonly<Record<BootOutcome, ZoneVerdict>> = {
+  ready: 'healthy',
+  slow: 'zone-fault',
+  'boot-timeout': 'zone-fault',
+  'ssh-unreachable': 'zone-fault',
+  'prepare-timeout': 'zone-fault',
+  'instance-lost': 'zone-fault',
+  'prepare-failed': 'not-zone',
+  'host-key-mismatch': 'not-zone',
+  'not-loopback': 'not-zone',
+  'launch-failed': 'not-zone',
+  'boot-error': 'not-zone',
+};

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { applyRecovery, planRecovery } from '../pool/recovery.js';
+import type { ServerDeps } from './server.js';
+
+/**
+ * The rebuild of the machine store from the cloud's tags, for an operator:
+ * `GET` shows what it would do (a dry run), `POST` does it now. Producers do
+ * it by themselves when Redis comes back empty; this is for looking first,
+ * or for records lost some other way.
+ */
+export function registerRecoveryRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  app.get('/v1/recovery', async () => ({ epochPresent: await deps.epoch.present(), ...(await planRecovery(deps)) }));
+
+  app.post('/v1/recovery', async () => {
+    const plan = await planRecovery(deps);
+    const restored = await applyRecovery(plan, deps);
+    if (!(await deps.epoch.present())) await deps.epoch.renew();
+    deps.logger.warn({ restored, known: plan.known, unattributed: plan.unattributed.length }, 'machine store rebuilt from the cloud tags on request');
+    return { restored, ...plan };
+  });
+}

@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { parseDuration, formatDuration } from '../duration.js';
+import type { Machine } from '../machines/machine.js';
+import { leaseMachine, releaseMachine } from '../pool/lease.js';
+import { readStatus } from '../status.js';
+import type { ServerDeps } from './server.js';
+import { registerZoneRoutes } from './zone-routes.js';
+import { registerRecoveryRoutes } from './recovery-routes.js';
+
+/** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
+export function leaseView(machine: Machine, user: string) {
+  return {
+    id: machine.id,
+    pool: machine.pool,
+    zone: machine.zone,
+    address: machine.address,
+    port: machine.port,
+    user,
+    hostKeyFingerprint: machine.hostKeyFingerprint,
+    instanceId: machine.instanceId,
+    instanceType: machine.instanceType,
+    state: machine.state,
+    launchedAt: machine.launchedAt ? new Date(machine.launchedAt).toISOString() : undefined,
+    leasedAt: machine.leasedAt ? new Date(machine.leasedAt).toISOString() : undefined,
+  };
+}
+
+interface LeaseRequest {
+  Params: { pool: string };
+  Querystring: { wait?: string };
+  Body: { wait?: string } | undefined;
+}
+
+export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
+  const { config, store, metrics } = deps;
+
+  app.get('/v1/status', () => readStatus(deps));
+
+  app.delete<{ Params: { pool: string } }>('/v1/pools/:pool/halt', async (request, reply) => {
+    const pool = config.pools.find((p) => p.name === request.params.pool);
+    if (!pool) return reply.code(404).send({ error: 'unknown-pool', message: `no pool named "${request.params.pool}"` });
+    const resumed = await deps.flags.resume(pool.name);
+    if (resumed) deps.logger.warn({ pool: pool.name }, `pool ${pool.name} resumed by an operator`);
+    return { pool: pool.name, halted: false, resumed };
+  });
+
+  registerZoneRoutes(app, deps);
+  registerRecoveryRoutes(app, deps);
+
+  app.post<LeaseRequest>('/v1/pools/:pool/leases', async (request, reply) => {
+    const pool = config.pools.find((p) => p.name === request.params.pool);
+    if (!pool) return reply.code(404).send({ error: 'unknown-pool', message: `no pool named "${request.params.pool}"; pools: ${config.pools.map((p) => p.name).join(', ')}` });
+    const waitText = request.body?.wait ?? request.query.wait ?? '0s';
+    const waitMs = typeof waitText === 'string' ? parseDuration(waitText) : undefined;
+    if (waitMs === undefined) return reply.code(400).send({ error: 'bad-request', message: `wait: expected a duration like "30s", got ${JSON.stringify(waitText)}` });
+    if (waitMs > config.http.maxLeaseWait) {
+      return reply.code(400).send({ error: 'bad-request', message: `wait: at most ${formatDuration(config.http.maxLeaseWait)} (http.maxLeaseWait), got ${waitText}` });
+    }
+    // The client hanging up ends the wait (the request stream's own 'close' fires as soon as the body is read).
+    const aborted = new AbortController();
+    reply.raw.once('close', () => aborted.abort());
+    const started = deps.now();
+    const machine = await leaseMachine(pool.name, waitMs, deps, aborted.signal);
+    metrics.leaseWait.observe({ pool: pool.name, result: machine ? 'leased' : 'timeout' }, (deps.now() - started) / 1000);
+    if (!machine) {
+      return reply.code(503).header('retry-after', '5').send({ error: 'no-machine', message: `no ready machine in pool "${pool.name}" within ${waitText}; retry, or pass a longer wait` });
+    }
+    deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone }, 'machine leased');
+    return reply.code(200).send(leaseView(machine, config.ssh.user));
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/machines/:id', async (request, reply) => {
+    const machine = await store.get(request.params.id);
+    if (!machine) return reply.code(404).send({ error: 'unknown-machine', message: `no machine "${request.params.id}"` });
+    return { ...leaseView(machine, config.ssh.user), failure: machine.failure, failureDetail: machine.failureDetail };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/leases/:id', async (request, reply) => {
+    const result = await releaseMachine(request.params.id, deps);
+    if (result.ok) {
+      deps.logger.info({ machineId: result.machine.id, pool: result.machine.pool, zone: result.machine.zone }, 'machine released');
+      return { id: result.machine.id, state: 'terminating' };
+    }
+    if (result.reason === 'not-found') return reply.code(404).send({ error: 'unknown-lease', message: `no lease "${request.params.id}"` });
+    return reply.code(409).send({ error: 'not-leased', message: `machine "${request.params.id}" is ${result.state ?? 'not leased'}, not leased` });
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * A machine is vmpool's record of one build VM, from the moment a pool asks
+ * for it until its instance is gone. Pure: states, allowed moves, record shape.
+ */
+export const STATES = [
+  'requested',
+  'launching',
+  'booting',
+  'preparing',
+  'ready',
+  'leased',
+  'failed',
+  'terminating',
+  'terminated',
+] as const;
+export type MachineState = (typeof STATES)[number];
+
+/** States whose machine exists (or may exist) at the provider and counts against a pool's max. */
+export const LIVE_STATES = ['requested', 'launching', 'booting', 'preparing', 'ready', 'leased'] as const;
+/** States that will become ready without anyone asking: what a pool's warm target counts. */
+export const WARMING_STATES = ['requested', 'launching', 'booting', 'preparing', 'ready'] as const;
+
+const TRANSITIONS: Record<MachineState, readonly MachineState[]> = {
+  requested: ['launching', 'failed', 'terminating'],
+  launching: ['booting', 'failed', 'terminating'],
+  booting: ['preparing', 'failed', 'terminating'],
+  preparing: ['ready', 'failed', 'terminating'],
+  ready: ['leased', 'terminating', 'failed'],
+  leased: ['terminating'],
+  failed: ['terminating'],
+  terminating: ['terminated'],
+  terminated: [],
+};
+
+export function canTransition(from: MachineState, to: MachineState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Every state `to` may be entered from: what a compare-and-set checks. */
+export function sourcesOf(to: MachineState): MachineState[] {
+  return STATES.filter((from) => canTransition(from, to));
+}
+
+export function isMachineState(value: string): value is MachineState {
+  return (STATES as readonly string[]).includes(value);
+}
+
+export interface Machine {
+  id: string;
+  pool: string;
+  /** `provider/zone`, e.g. `sim/zone-a`. */
+  zone: string;
+  state: MachineState;
+  /** Epoch ms when the current state was entered. */
+  stateSince: number;
+  createdAt: number;
+  instanceType: string;
+  imageId: string;
+  instanceId?: string;
+  /** Provider launch time, epoch ms: the machine's age is measured from this, never from its uptime. */
+  launchedAt?: number;
+  address?: string;
+  port?: number;
+  hostKeyFingerprint?: string;
+  leasedAt?: number;
+  /** Why the machine failed: `boot-timeout`, `ssh-unreachable`, `prepare-failed:<step>`... */
+  failure?: string;
+  failureDetail?: string;
+  /** Why a healthy machine was ended: `scale-in`, `max-age`... (failures go in `failure`). */
+  retiredFor?: string;
+  /** 1 when launched as a half-open zone's probe: its outcome decides the zone's breaker. */
+  probe?: number;
+}
+
+/** Fields a transition may set besides the state. */
+export type MachineUpdate = Partial<Omit<Machine, 'id' | 'pool' | 'zone' | 'state' | 'stateSince' | 'createdAt'>>;
+
+/** Machine ids sort by creation time and carry no secret: `m-<time36>-<random>`. */
+export function newMachineId(now: number, random: () => string): string {
+  return `m-${now.toString(36)}-${random()}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * Lua for the machine store. Every state change two processes could race on
+ * (a reaper and a booter, two API processes leasing) is one script that
+ * checks the state it leaves. Time comes in as an argument, never from the
+ * server clock. All keys share the prefix's hash tag, so computing index keys
+ * inside a script stays within one Redis Cluster slot.
+ *
+ * Key layout under PREFIX:
+ *   PREFIX:machine:<id>            hash, one machine record
+ *   PREFIX:state:<pool>:<state>    sorted set of ids, score = when the state was entered
+ *   PREFIX:counts:<pool>           hash "<zone>|<state>" -> number of machines, and
+ *                                  "<zone>|slow" -> booting or preparing machines judged slow
+ */
+
+/** Return codes shared by the scripts; mapped to `StoreResult` in store.ts. */
+export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4, EMPTY: -5 } as const;
+
+// Shared body: moves machine `id` to `to`, keeping indexes and counts exact.
+const MOVE = `
+local function move(prefix, id, key, to, now, retention)
+  local pool = redis.call('HGET', key, 'pool')
+  local zone = redis.call('HGET', key, 'zone')
+  local from = redis.call('HGET', key, 'state')
+  local counts = prefix .. ':counts:' .. pool
+  local booting = { booting = true, preparing = true }
+  if redis.call('HGET', key, 'slow') == '1' and booting[from] and not booting[to] then
+    if redis.call('HINCRBY', counts, zone .. '|slow', -1) <= 0 then redis.call('HDEL', counts, zone .. '|slow') end
+  end
+  redis.call('ZREM', prefix .. ':state:' .. pool .. ':' .. from, id)
+  if redis.call('HINCRBY', counts, zone .. '|' .. from, -1) <= 0 then
+    redis.call('HDEL', counts, zone .. '|' .. from)
+  end
+  redis.call('HSET', key, 'state', to, 'stateSince', now)
+  if to == 'terminated' then
+    redis.call('PEXPIRE', key, retention)
+  else
+    redis.call('ZADD', prefix .. ':state:' .. pool .. ':' .. to, now, id)
+    redis.call('HINCRBY', counts, zone .. '|' .. to, 1)
+  end
+  return from
+end
+`;
+
+/**
+ * KEYS[1] machine hash
+ * ARGV[1] prefix, ARGV[2] id, ARGV[3] target state, ARGV[4] now (ms),
+ * ARGV[5] retention of terminated records (ms), ARGV[6] comma-list of states it may leave,
+ * ARGV[7..] field, value pairs to set
+ * Returns {code, state it found}
+ */
+export const TRANSITION = `${MOVE}
+local key = KEYS[1]
+local state = redis.call('HGET', key, 'state')
+if not state then return {${CODE.NOT_FOUND}, ''} end
+if not string.find(',' .. ARGV[6] .. ',', ',' .. state .. ',', 1, true) then
+  return {${CODE.WRONG_STATE}, state}
+end
+if #ARGV > 6 then redis.call('HSET', key, unpack(ARGV, 7)) end
+move(ARGV[1], ARGV[2], key, ARGV[3], ARGV[4], ARGV[5])
+return {${CODE.OK}, state}
+`;
+
+/**
+ * Creates a machine in `requested` only if the pool stays within its limits,
+ * so concurrent reconciles in several producers can never overshoot.
+ * KEYS[1] machine hash, KEYS[2] pool counts hash, KEYS[3] pool's requested set
+ * ARGV[1] now, ARGV[2] warm target, ARGV[3] max, ARGV[4] comma-list of warming states,
+ * ARGV[5] comma-list of live states, ARGV[6] zone, ARGV[7..] field, value pairs
+ * Returns code
+ */
+export const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return ${CODE.EXISTS} end
+local counts = redis.call('HGETALL', KEYS[2])
+local warming, live = 0, 0
+for i = 1, #counts, 2 do
+  local state = string.match(counts[i], '|([^|]+)$')
+  local n = tonumber(counts[i + 1])
+  if string.find(',' .. ARGV[4] .. ',', ',' .. state .. ',', 1, true) then warming = warming + n end
+  -- A slow boot is likely doomed: it no longer holds a place in the warm target.
+  if state == 'slow' then warming = warming - n end
+  if string.find(',' .. ARGV[5] .. ',', ',' .. state .. ',', 1, true) then live = live + n end
+end
+if warming >= tonumber(ARGV[2]) or live >= tonumber(ARGV[3]) then return ${CODE.LIMIT} end
+redis.call('HSET', KEYS[1], 'state', 'requested', 'stateSince', ARGV[1], 'createdAt', ARGV[1], 'zone', ARGV[6], unpack(ARGV, 7))
+redis.call('ZADD', KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+redis.call('HINCRBY', KEYS[2], ARGV[6] .. '|requested', 1)
+return ${CODE.OK}
+`;
+
+/**
+ * Leases the longest-ready machine of a pool.
+ * KEYS[1] pool's ready set
+ * ARGV[1] prefix, ARGV[2] now
+ * Returns {code, flattened machine hash}
+ */
+export const LEASE = `${MOVE}
+while true do
+  local ids = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #ids == 0 then return {${CODE.EMPTY}, {}} end
+  local id = ids[1]
+  local key = ARGV[1] .. ':machine:' .. id
+  if redis.call('HGET', key, 'state') == 'ready' then
+    redis.call('HSET', key, 'leasedAt', ARGV[2])
+    move(ARGV[1], id, key, 'leased', ARGV[2], 0)
+    return {${CODE.OK}, redis.call('HGETALL', key)}
+  end
+  -- An index entry without its record (expired, or lost writes): drop it and look again.
+  redis.call('ZREM', KEYS[1], id)
+end
+`;
+
+/**
+ * Claims a machine's one zone outcome, only if its record exists (so a late
+ * claim never recreates an expired record).
+ * KEYS[1] machine hash. Returns 1 if this call claimed it.
+ */
+export const CLAIM_OUTCOME = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'zoneOutcome', '1')
+`;
+
+/**
+ * Marks a booting or preparing machine slow, once: it stops counting toward
+ * its pool's warm target (a replacement may launch) while it finishes or fails.
+ * KEYS[1] machine hash. ARGV[1] prefix. Returns 1 if this call marked it.
+ */
+export const MARK_SLOW = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'booting' and state ~= 'preparing' then return 0 end
+if redis.call('HSETNX', KEYS[1], 'slow', '1') == 0 then return 0 end
+local pool, zone = redis.call('HGET', KEYS[1], 'pool'), redis.call('HGET', KEYS[1], 'zone')
+redis.call('HINCRBY', ARGV[1] .. ':counts:' .. pool, zone .. '|slow', 1)
+return 1
+`;
+
+/**
+ * Recreates a machine record (a rebuild after a Redis loss) only if it is
+ * missing, with its index and count, in one step.
+ * KEYS[1] machine hash. ARGV[1] prefix, ARGV[2..] field, value pairs (pool, zone, state, stateSince included).
+ * Returns 1 if created.
+ */
+export const RESTORE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+local id, pool, zone, state, since = unpack(redis.call('HMGET', KEYS[1], 'id', 'pool', 'zone', 'state', 'stateSince'))
+redis.call('ZADD', ARGV[1] .. ':state:' .. pool .. ':' .. state, since, id)
+redis.call('HINCRBY', ARGV[1] .. ':counts:' .. pool, zone .. '|' .. state, 1)
+return 1
+`;

@@ -1,0 +1,197 @@
+import type { Redis } from 'ioredis';
+import { CLAIM_OUTCOME, CODE, CREATE, LEASE, MARK_SLOW, RESTORE, TRANSITION } from './store-scripts.js';
+import {
+  isMachineState,
+  LIVE_STATES,
+  sourcesOf,
+  STATES,
+  WARMING_STATES,
+  type Machine,
+  type MachineState,
+  type MachineUpdate,
+} from './machine.js';
+
+export type TransitionResult =
+  | { ok: true; from: MachineState }
+  | { ok: false; reason: 'not-found' }
+  | { ok: false; reason: 'wrong-state'; state: MachineState };
+
+/** What a pool counts per zone: machines per state, and `slow` (booting ones judged slow). */
+export type CountKey = MachineState | 'slow';
+/** Counts per zone for one pool: `counts["sim/zone-a"].ready`. */
+export type PoolCounts = Record<string, Partial<Record<CountKey, number>>>;
+
+export interface NewMachine {
+  id: string;
+  pool: string;
+  zone: string;
+  instanceType: string;
+  imageId: string;
+  probe?: 1;
+}
+
+interface StoreScripts {
+  vmpoolTransition(key: string, ...args: (string | number)[]): Promise<[number, string]>;
+  vmpoolCreate(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
+  vmpoolLease(key: string, ...args: (string | number)[]): Promise<[number, string[]]>;
+  vmpoolClaimOutcome(key: string): Promise<number>;
+  vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
+  vmpoolRestore(key: string, prefix: string, ...fields: string[]): Promise<number>;
+}
+
+const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe']);
+
+/**
+ * The machine registry in Redis. Every transition is one compare-and-set
+ * script, so two processes racing on one machine cannot both win.
+ */
+export class MachineStore {
+  private readonly redis: Redis & StoreScripts;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    /** How long a terminated record stays readable, for status and post-mortems. */
+    private readonly retentionMs = 24 * 3_600_000,
+  ) {
+    redis.defineCommand('vmpoolTransition', { numberOfKeys: 1, lua: TRANSITION });
+    redis.defineCommand('vmpoolCreate', { numberOfKeys: 3, lua: CREATE });
+    redis.defineCommand('vmpoolLease', { numberOfKeys: 1, lua: LEASE });
+    redis.defineCommand('vmpoolClaimOutcome', { numberOfKeys: 1, lua: CLAIM_OUTCOME });
+    redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 1, lua: MARK_SLOW });
+    redis.defineCommand('vmpoolRestore', { numberOfKeys: 1, lua: RESTORE });
+    this.redis = redis as Redis & StoreScripts;
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:machine:${id}`;
+  }
+
+  private stateKey(pool: string, state: MachineState): string {
+    return `${this.prefix}:state:${pool}:${state}`;
+  }
+
+  private countsKey(pool: string): string {
+    return `${this.prefix}:counts:${pool}`;
+  }
+
+  /** Records a new machine in `requested`, unless the pool is at its warm target or max. */
+  async create(machine: NewMachine, limits: { warm: number; max: number }, now: number): Promise<'created' | 'exists' | 'limit'> {
+    const fields = Object.entries(machine).flatMap(([k, v]: [string, string | number]) => [k, String(v)]);
+    const code = await this.redis.vmpoolCreate(
+      this.key(machine.id),
+      this.countsKey(machine.pool),
+      this.stateKey(machine.pool, 'requested'),
+      now,
+      limits.warm,
+      limits.max,
+      WARMING_STATES.join(','),
+      LIVE_STATES.join(','),
+      machine.zone,
+      ...fields,
+    );
+    return code === CODE.OK ? 'created' : code === CODE.EXISTS ? 'exists' : 'limit';
+  }
+
+  /** Moves a machine to `to` if its current state is one of `from` (default: every state allowed to reach `to`). */
+  async transition(id: string, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
+    const fields = Object.entries(update)
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => [k, String(v)]);
+    const [code, found] = await this.redis.vmpoolTransition(this.key(id), this.prefix, id, to, now, this.retentionMs, from.join(','), ...fields);
+    if (code === CODE.OK) return { ok: true, from: found as MachineState };
+    if (code === CODE.NOT_FOUND) return { ok: false, reason: 'not-found' };
+    return { ok: false, reason: 'wrong-state', state: found as MachineState };
+  }
+
+  /** Sets fields without a state change (e.g. the instance id as soon as it is known). */
+  async update(id: string, update: MachineUpdate): Promise<void> {
+    const fields = Object.entries(update).filter(([, v]) => v !== undefined);
+    if (fields.length > 0) await this.redis.hset(this.key(id), Object.fromEntries(fields.map(([k, v]) => [k, String(v)])));
+  }
+
+  /**
+   * Claims the right to report this machine's zone outcome: true once per
+   * machine, whoever asks, so a slow boot that later succeeds (or a boot job
+   * redelivered after a crash) is never counted twice.
+   */
+  async claimOutcome(id: string): Promise<boolean> {
+    return (await this.redis.vmpoolClaimOutcome(this.key(id))) === 1;
+  }
+
+  /** Recreates a whole record if it is missing (a rebuild from the cloud's tags); false if it exists. */
+  async restore(machine: Machine): Promise<boolean> {
+    const fields = Object.entries(machine)
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => [k, String(v)]);
+    return (await this.redis.vmpoolRestore(this.key(machine.id), this.prefix, ...fields)) === 1;
+  }
+
+  /** Marks a booting machine slow (once): it no longer counts toward the warm target. */
+  async markSlow(id: string): Promise<boolean> {
+    return (await this.redis.vmpoolMarkSlow(this.key(id), this.prefix)) === 1;
+  }
+
+  /** Atomically leases the longest-ready machine of a pool, or returns undefined if none is ready. */
+  async lease(pool: string, now: number): Promise<Machine | undefined> {
+    const [code, flat] = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now);
+    if (code !== CODE.OK) return undefined;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+    return toMachine(hash);
+  }
+
+  async get(id: string): Promise<Machine | undefined> {
+    return toMachine(await this.redis.hgetall(this.key(id)));
+  }
+
+  /** Machines of a pool in one state, oldest in that state first. */
+  async list(pool: string, state: MachineState): Promise<Machine[]> {
+    const ids = await this.redis.zrange(this.stateKey(pool, state), 0, -1);
+    return [...(await this.getMany(ids)).values()];
+  }
+
+  /** Many records in one round trip (the reaper checks every tagged instance); unknown ids are absent. */
+  async getMany(ids: readonly string[]): Promise<Map<string, Machine>> {
+    const found = new Map<string, Machine>();
+    if (ids.length === 0) return found;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.key(id));
+    const rows = (await pipeline.exec()) ?? [];
+    for (const [, hash] of rows) {
+      const machine = toMachine(hash as Record<string, string>);
+      if (machine) found.set(machine.id, machine);
+    }
+    return found;
+  }
+
+  /** Per-zone, per-state counts of a pool, in one round trip. */
+  async counts(pool: string): Promise<PoolCounts> {
+    const raw = await this.redis.hgetall(this.countsKey(pool));
+    const counts: PoolCounts = {};
+    for (const [field, value] of Object.entries(raw)) {
+      const at = field.lastIndexOf('|');
+      const zone = field.slice(0, at);
+      const state = field.slice(at + 1);
+      if (!isMachineState(state) && state !== 'slow') continue;
+      (counts[zone] ??= {})[state] = Number(value);
+    }
+    return counts;
+  }
+}
+
+/** Sums a pool's counts over zones: `{ ready: 3, booting: 1, ..., slow: 0 }` with every key present. */
+export function totalsByState(counts: PoolCounts): Record<CountKey, number> {
+  const totals = Object.fromEntries([...STATES, 'slow'].map((s) => [s, 0])) as Record<CountKey, number>;
+  for (const byState of Object.values(counts)) {
+    for (const [state, n] of Object.entries(byState)) totals[state as CountKey] += n;
+  }
+  return totals;
+}
+
+function toMachine(hash: Record<string, string>): Machine | undefined {
+  if (!hash.id || !hash.state || !isMachineState(hash.state)) return undefined;
+  const machine: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(hash)) machine[k] = NUMERIC.has(k) ? Number(v) : v;
+  return machine as unknown as Machine;
+}

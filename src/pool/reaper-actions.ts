@@ -1,0 +1,77 @@
+import type { AppDeps } from '../app-deps.js';
+import type { Machine } from '../machines/machine.js';
+import type { BootTimes } from '../boot/boot-times.js';
+import { reportBootOutcome } from '../boot/zone-report.js';
+import { addFresh } from '../queues.js';
+import { requestTermination } from './terminate.js';
+import type { InstanceFate, Verdict } from './reaper-rules.js';
+
+export type ActionDeps = Pick<AppDeps, 'store' | 'queues' | 'counters' | 'breaker' | 'logger' | 'now'> & { bootTimes: BootTimes };
+
+/** The summary counter an action adds to; undefined when nothing changed (a race lost to a booter or a lease is not an error). */
+export type Counted = 'stuckFailed' | 'recordsClosed' | 'recycled' | 'overdueLeases' | 'terminationsRetried';
+
+const BOOTING: ReadonlySet<string> = new Set(['booting', 'preparing']);
+
+/**
+ * Carries out one verdict. Every change is a compare-and-set from the state
+ * the machine was judged in, so a machine that moved on meanwhile (leased,
+ * booted, released) is left to whoever moved it.
+ */
+export async function act(machine: Machine, verdict: Verdict, deps: ActionDeps): Promise<Counted | undefined> {
+  switch (verdict.kind) {
+    case 'vanished':
+      return closeVanished(machine, verdict.fate, deps);
+    case 'stuck':
+      return failStuck(machine, deps);
+    case 'retry-termination':
+      return retryTermination(machine, deps);
+    case 'too-old': {
+      const recycled = await requestTermination(machine.id, deps, { retiredFor: 'max-age' }, ['ready']);
+      if (recycled) log(deps, machine).info({ launchedAt: machine.launchedAt }, 'reaper: recycling a ready machine past the pool’s maxAge');
+      return recycled ? 'recycled' : undefined;
+    }
+    case 'overdue-lease': {
+      log(deps, machine).error({ leasedAt: machine.leasedAt, terminating: verdict.terminate }, 'reaper: lease past the pool’s maxLeaseDuration');
+      if (verdict.terminate) await requestTermination(machine.id, deps, { retiredFor: 'lease-overdue' }, ['leased']);
+      return 'overdueLeases';
+    }
+  }
+}
+
+/** The instance is gone, so is anything on it: the record goes straight to terminated, no cloud call needed. */
+async function closeVanished(machine: Machine, fate: InstanceFate, deps: ActionDeps): Promise<Counted | undefined> {
+  const { store, now } = deps;
+  const detail = `instance ${machine.instanceId} ${fate === 'unknown' ? 'unknown to the cloud' : fate} while ${machine.state}`;
+  const moved = await store.transition(machine.id, 'terminating', now(), { failure: 'instance-gone', failureDetail: detail }, [machine.state]);
+  if (!moved.ok) return undefined;
+  await store.transition(machine.id, 'terminated', now(), {}, ['terminating']);
+  // A booter alive would have reported the loss itself; this covers one that died.
+  if (BOOTING.has(machine.state)) await reportBootOutcome(machine, 'instance-lost', deps);
+  if (machine.state === 'leased') log(deps, machine).error({ fate }, 'reaper: the instance of a leased machine is gone; the build on it is lost');
+  else log(deps, machine).warn({ fate }, 'reaper: closed a machine whose instance is gone');
+  return 'recordsClosed';
+}
+
+/** Past its state's deadline: failed, its zone told (booting ones), and terminated (found by tag if its instance id was never recorded). */
+async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
+  const { state } = machine;
+  const detail = `${state} since ${new Date(machine.stateSince).toISOString()}`;
+  const failed = await deps.store.transition(machine.id, 'failed', deps.now(), { failure: `stuck-${state}`, failureDetail: detail }, [state]);
+  if (!failed.ok) return undefined;
+  if (BOOTING.has(state)) await reportBootOutcome(machine, 'boot-timeout', deps);
+  await requestTermination(machine.id, deps);
+  log(deps, machine).warn({ state, since: machine.stateSince }, `reaper: machine stuck in ${state}; failed and terminating`);
+  return 'stuckFailed';
+}
+
+async function retryTermination(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
+  // Failed but never handed to termination (a crash between the two steps).
+  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await addFresh(deps.queues.terminate, 'terminate', machine.id);
+  if (retried) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: termination overdue; started it again');
+  return retried ? 'terminationsRetried' : undefined;
+}
+
+function log(deps: Pick<ActionDeps, 'logger'>, machine: Machine) {
+  return deps.logger.child({ machineId: machine.id, pool: machine.pool, zone: machine.zone, instanceId: machine.instanceId });
+}

@@ -1,0 +1,118 @@
+import type { Config, PoolConfig } from '../config.js';
+import type { Machine } from '../machines/machine.js';
+
+/**
+ * The reaper's judgement of one machine, pure: what the registry and the
+ * cloud's inventory say, and the deadlines of the pool's config, at `now`.
+ */
+export type Verdict =
+  /** Its instance is gone from the cloud: close the record. */
+  | { kind: 'vanished'; fate: InstanceFate }
+  /** Past its state's deadline: fail it and terminate whatever it launched. */
+  | { kind: 'stuck' }
+  /** Terminating (or failed) too long: its terminate job is gone or gave up; start it again. */
+  | { kind: 'retry-termination' }
+  /** Ready and older than the pool's maxAge, by the provider's launch time. */
+  | { kind: 'too-old' }
+  /** Leased longer than maxLeaseDuration. */
+  | { kind: 'overdue-lease'; terminate: boolean };
+
+/** What the cloud says of an instance that is not running any more, or that it does not know. */
+export type InstanceFate = 'terminated' | 'shutting-down' | 'unknown';
+
+/**
+ * Beyond the boot deadline the booter enforces: it checks its deadline once
+ * per describe tick and an SSH attempt started just before it may run a
+ * connect timeout past it, and processes' clocks differ a little.
+ */
+export const BOOT_MARGIN_MS = 60_000;
+
+/**
+ * EC2 is eventually consistent: an instance launched moments ago may be
+ * missing from DescribeInstances. Only after this is "unknown" taken as gone.
+ */
+export const UNKNOWN_GRACE_MS = 60_000;
+
+/** States whose machine has a running instance the cloud must still know. */
+export const INSTANCE_STATES: ReadonlySet<string> = new Set(['booting', 'preparing', 'ready', 'leased']);
+
+export interface JudgeContext {
+  now: number;
+  reaper: Config['reaper'];
+  /** Instances (by id) the cloud reports ended or does not know; absent when the provider could not be asked. */
+  fates?: ReadonlyMap<string, InstanceFate>;
+}
+
+/** The pool settings the reaper's deadlines come from. */
+export type ReaperPool = Pick<PoolConfig, 'bootTimeout' | 'prepare' | 'maxAge' | 'maxLeaseDuration' | 'terminateOverdueLeases'>;
+
+/** What to do about one machine, if anything: its instance gone first, then its state's deadline. */
+export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Verdict | undefined {
+  const fate = vanished(machine, ctx);
+  if (fate) return { kind: 'vanished', fate };
+  const since = ctx.now - machine.stateSince;
+  switch (machine.state) {
+    case 'requested':
+    case 'launching':
+      return since > ctx.reaper.stuckAfter ? { kind: 'stuck' } : undefined;
+    case 'booting':
+    case 'preparing':
+      return ctx.now > bootDeadline(machine, pool) ? { kind: 'stuck' } : undefined;
+    case 'failed':
+    case 'terminating':
+      return since > ctx.reaper.stuckAfter ? { kind: 'retry-termination' } : undefined;
+    case 'ready':
+      // The provider's launch time, never the VM's uptime (the Codeship Basic incident).
+      return machine.launchedAt !== undefined && ctx.now - machine.launchedAt > pool.maxAge ? { kind: 'too-old' } : undefined;
+    case 'leased':
+      return isOverdue(machine, pool, ctx.now) ? { kind: 'overdue-lease', terminate: pool.terminateOverdueLeases } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * When a booting or preparing machine is past hope. The booter's own
+ * deadline covers reaching the machine; prepare steps then run under their
+ * own timeouts, so a preparing machine gets their sum on top.
+ */
+export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeout' | 'prepare'>): number {
+  const steps = machine.state === 'preparing' ? pool.prepare.steps.reduce((sum, s) => sum + s.timeout, 0) : 0;
+  return (machine.launchedAt ?? machine.stateSince) + pool.bootTimeout + steps + BOOT_MARGIN_MS;
+}
+
+export function isOverdue(machine: Machine, pool: Pick<PoolConfig, 'maxLeaseDuration'>, now: number): boolean {
+  return machine.state === 'leased' && now - (machine.leasedAt ?? machine.stateSince) > pool.maxLeaseDuration;
+}
+
+function vanished(machine: Machine, { fates, now }: JudgeContext): InstanceFate | undefined {
+  if (!INSTANCE_STATES.has(machine.state) || !machine.instanceId || !fates) return undefined;
+  const fate = fates.get(machine.instanceId);
+  if (fate === 'unknown' && now - (machine.launchedAt ?? machine.stateSince) <= UNKNOWN_GRACE_MS) return undefined;
+  return fate;
+}
+
+/** Which unknown instances to mark, which to terminate (seen unknown long enough), which marks to drop. */
+export interface OrphanPlan {
+  mark: string[];
+  terminate: string[];
+  forget: string[];
+}
+
+/**
+ * Two phases, so an instance is terminated only once it has been seen
+ * unknown by two runs at least `confirmAfter` apart: a launch whose record
+ * is being written, or two runs started back to back, never kill it.
+ * `marks` maps instance ids to when a run first saw them unknown.
+ */
+export function planOrphans(unknown: readonly string[], marks: Readonly<Record<string, number>>, now: number, confirmAfter: number): OrphanPlan {
+  const plan: OrphanPlan = { mark: [], terminate: [], forget: [] };
+  const current = new Set(unknown);
+  for (const id of unknown) {
+    const seen = marks[id];
+    if (seen === undefined) plan.mark.push(id);
+    else if (now - seen >= confirmAfter) plan.terminate.push(id);
+  }
+  plan.forget = Object.keys(marks).filter((id) => !current.has(id));
+  return plan;
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import type { AppDeps } from '../app-deps.js';
+import type { PoolConfig } from '../config.js';
+import { LIVE_STATES, newMachineId } from '../machines/machine.js';
+import { totalsByState } from '../machines/store.js';
+import { allZonesBlocked, probeCandidates, selectZones, type Placement } from '../zones/selector.js';
+import { launchDeficit, type PoolLimits } from './planner.js';
+import { poolTarget } from './target.js';
+import { scaleIn, scaleInExcess } from './scale-in.js';
+import { zoneCandidates } from './zone-candidates.js';
+
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'providers' | 'logger' | 'now'>;
+
+/** A requested machine whose launch job this old is missing was orphaned by a crash between create and enqueue. */
+const REQUESTED_GRACE_MS = 10_000;
+
+/**
+ * Brings one pool to its target (schedule plus waiting leases): decides where
+ * the missing machines go (breaker-aware), records them (the store refuses
+ * any beyond the limits, so concurrent reconciles in several producers are
+ * safe) and enqueues a launch job per machine, with the machine id as job
+ * id; or retires a surplus that has lasted a full cooldown.
+ */
+export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Promise<{ requested: number; retired: number }> {
+  const { store, flags, config, now } = deps;
+  // An empty store after a Redis loss would look like an empty pool: wait for the rebuild, never storm.
+  if (!(await deps.epoch.present())) return { requested: 0, retired: 0 };
+  const counts = await store.counts(pool.name);
+  const totals = totalsByState(counts);
+  const { target } = poolTarget(pool, now(), await deps.waiters.count(pool.name, now()));
+  const retired = await scaleIn(pool, scaleInExcess(pool, totals, target), deps);
+  if ((await flags.read(pool.name)).halted) return { requested: 0, retired };
+  const limits = { warm: target, max: pool.max };
+  const deficit = launchDeficit(limits, totals);
+  const candidates = await zoneCandidates(pool, deps);
+  const roomForProbes = LIVE_STATES.reduce((sum, s) => sum + totals[s], 0) < pool.max;
+  const probeSlots = roomForProbes ? await reserveProbes(probeCandidates(candidates), deps) : new Map<string, number>();
+  const blocked = allZonesBlocked(candidates);
+  await updateAlert(pool, blocked, deps);
+  const allOpenProbe = blocked && probeSlots.size === 0 && deficit > 0 && (await flags.allowProbe(pool.name, config.allZonesOpen.probeEvery));
+  const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe });
+  let requested = 0;
+  for (const placement of placements) {
+    if (!(await request(pool, limits, placement, deps))) break;
+    requested++;
+  }
+  await requeueOrphanedRequests(pool, deps);
+  return { requested, retired };
+}
+
+async function reserveProbes(zones: string[], deps: ReconcileDeps): Promise<Map<string, number>> {
+  const slots = new Map<string, number>();
+  // One slot per zone per reconcile: the next reconcile may take the next one, after this probe is on its way.
+  for (const zone of zones) if (await deps.breaker.reserveProbe(zone, deps.now())) slots.set(zone, 1);
+  return slots;
+}
+
+async function request(pool: PoolConfig, limits: PoolLimits, placement: Placement, deps: ReconcileDeps): Promise<boolean> {
+  const { store, queues, logger, now } = deps;
+  const id = newMachineId(now(), () => randomBytes(4).toString('hex'));
+  const machine = { id, pool: pool.name, zone: placement.zone, instanceType: placement.instanceType, imageId: pool.imageId, ...(placement.probe ? { probe: 1 as const } : {}) };
+  // A probe may go beyond the warm target (never beyond max): a full pool must still learn that a zone healed.
+  const allowed = placement.probe ? { warm: pool.max, max: pool.max } : limits;
+  if ((await store.create(machine, allowed, now())) !== 'created') return false;
+  await queues.launch.add('launch', { machineId: id }, { jobId: id });
+  logger.debug({ machineId: id, pool: pool.name, zone: placement.zone, probe: placement.probe }, 'machine requested');
+  return true;
+}
+
+async function updateAlert(pool: PoolConfig, blocked: boolean, { flags, logger, now }: ReconcileDeps): Promise<void> {
+  if (blocked && (await flags.raise(pool.name, 'every zone of the pool is open: probing the least-bad zone at a bounded rate', now()))) {
+    logger.error({ pool: pool.name, zones: pool.zones }, `pool ${pool.name}: every zone is open; launching only probes until one recovers`);
+  }
+  if (!blocked && (await flags.clear(pool.name))) logger.info({ pool: pool.name }, `pool ${pool.name}: a zone is usable again`);
+}
+
+async function requeueOrphanedRequests(pool: PoolConfig, { store, queues, now }: ReconcileDeps): Promise<void> {
+  for (const machine of await store.list(pool.name, 'requested')) {
+    if (now() - machine.stateSince < REQUESTED_GRACE_MS) continue;
+    // Same job id: a no-op when the job still exists.
+    await queues.launch.add('launch', { machineId: machine.id }, { jobId: machine.id });
+  }
+}
+

@@ -1,0 +1,180 @@
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type Filter,
+  type Instance as Ec2Instance,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import type { ProviderConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { TAGS, type Instance, type LaunchRequest, type Provider } from './provider.js';
+
+export interface Ec2ProviderOptions {
+  /** DescribeInstances page size (EC2 allows 5 to 1000); tests shrink it to exercise paging. */
+  pageSize?: number;
+  /** A ready client (tests, or a caller sharing one); otherwise built from the config. */
+  client?: EC2Client;
+}
+
+/**
+ * EC2 caps a call at 200 filter values in total (`FilterLimitExceeded`), so
+ * a batched describe by `instance-id` filter asks for at most this many.
+ */
+export const DESCRIBE_BATCH = 200;
+/** TerminateInstances accepts up to 1000 ids per call. */
+export const TERMINATE_BATCH = 1000;
+const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+const GONE = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+
+/** The `Provider` for EC2 and anything that speaks its API (the simulated cloud). */
+export class Ec2Provider implements Provider {
+  readonly name: string;
+  private readonly client: EC2Client;
+  private readonly subnets: ReadonlyMap<string, string | null>;
+  private readonly pageSize: number;
+
+  constructor(
+    config: ProviderConfig,
+    private readonly logger: Logger,
+    options: Ec2ProviderOptions = {},
+  ) {
+    this.name = config.name;
+    this.subnets = new Map(config.zones.map((z) => [z.name, z.subnetId]));
+    this.pageSize = options.pageSize ?? 1000;
+    this.client =
+      options.client ??
+      new EC2Client({
+        region: config.region,
+        // Adaptive: a client-side rate limiter that slows down on throttling, not only backs off.
+        retryMode: 'adaptive',
+        maxAttempts: config.maxAttempts,
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
+      });
+  }
+
+  zones(): readonly string[] {
+    return [...this.subnets.keys()];
+  }
+
+  async launch(request: LaunchRequest): Promise<Instance> {
+    if (!this.subnets.has(request.zone)) throw new Error(`provider ${this.name} has no zone "${request.zone}"`);
+    const subnetId = this.subnets.get(request.zone);
+    const tags = { [TAGS.managed]: 'true', [TAGS.pool]: request.pool, [TAGS.machineId]: request.machineId, ...request.tags };
+    const input: RunInstancesCommandInput = {
+      ImageId: request.imageId,
+      InstanceType: request.instanceType as RunInstancesCommandInput['InstanceType'],
+      MinCount: 1,
+      MaxCount: 1,
+      // The machine id: a retried launch (crash, redelivered job) returns the same instance.
+      ClientToken: request.machineId,
+      TagSpecifications: [{ ResourceType: 'instance', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+      ...(subnetId ? { SubnetId: subnetId } : { Placement: { AvailabilityZone: request.zone } }),
+      ...(request.keyName ? { KeyName: request.keyName } : {}),
+    };
+    const output = await this.client.send(new RunInstancesCommand(input));
+    const launched = output.Instances?.[0];
+    if (!launched) throw new Error(`RunInstances for machine ${request.machineId} returned no instance`);
+    this.logger.debug({ machineId: request.machineId, instanceId: launched.InstanceId, zone: request.zone }, 'instance launched');
+    return toInstance(launched);
+  }
+
+  // By filter, not InstanceIds: one unknown id (normal just after launch, EC2 being
+  // eventually consistent) would fail an InstanceIds call for every id in it.
+  async describe(instanceIds: readonly string[]): Promise<Map<string, Instance>> {
+    const found = new Map<string, Instance>();
+    for (const batch of chunks([...new Set(instanceIds)], DESCRIBE_BATCH)) {
+      for (const instance of await this.describeAll([{ Name: 'instance-id', Values: batch }])) found.set(instance.instanceId, instance);
+    }
+    return found;
+  }
+
+  async terminate(instanceIds: readonly string[]): Promise<Set<string>> {
+    const confirmed = new Set<string>();
+    for (const batch of chunks([...new Set(instanceIds)], TERMINATE_BATCH)) {
+      for (const id of await this.terminateBatch(batch)) confirmed.add(id);
+    }
+    return confirmed;
+  }
+
+  async tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+  }
+
+  async listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]> {
+    const filters: Filter[] = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
+    return this.describeAll([...filters, { Name: 'instance-state-name', Values: LIVE_STATES }]);
+  }
+
+  private async describeAll(filters: Filter[]): Promise<Instance[]> {
+    const instances: Instance[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: this.pageSize, NextToken: nextToken }));
+      for (const reservation of page.Reservations ?? []) for (const i of reservation.Instances ?? []) instances.push(toInstance(i));
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    return instances;
+  }
+
+  // EC2 fails the whole call when one id is unknown, without saying which in a
+  // structured way: retry one by one so every known id still gets terminated.
+  private async terminateBatch(ids: string[]): Promise<string[]> {
+    try {
+      return await this.terminateCall(ids);
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      if (ids.length === 1) return ids;
+    }
+    this.logger.debug({ count: ids.length }, 'unknown instance id in batch; terminating one by one');
+    const confirmed: string[] = [];
+    for (const id of ids) {
+      try {
+        confirmed.push(...(await this.terminateCall([id])));
+      } catch (err) {
+        if (!isGone(err)) throw err;
+        confirmed.push(id);
+      }
+    }
+    return confirmed;
+  }
+
+  private async terminateCall(ids: string[]): Promise<string[]> {
+    const output = await this.client.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    return (output.TerminatingInstances ?? [])
+      .filter((t) => t.CurrentState?.Name === 'shutting-down' || t.CurrentState?.Name === 'terminated')
+      .flatMap((t) => (t.InstanceId ? [t.InstanceId] : []));
+  }
+
+  /** Releases the client's sockets. */
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof Error && GONE.has(err.name);
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function toInstance(i: Ec2Instance): Instance {
+  return {
+    instanceId: i.InstanceId ?? '',
+    state: i.State?.Name ?? 'pending',
+    zone: i.Placement?.AvailabilityZone ?? '',
+    instanceType: i.InstanceType ?? '',
+    imageId: i.ImageId ?? '',
+    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+    launchedAt: i.LaunchTime?.getTime() ?? 0,
+    tags: Object.fromEntries((i.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']]))),
+  };
+}

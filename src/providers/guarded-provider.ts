@@ -1,0 +1,163 @@
+import CircuitBreaker from 'opossum';
+import { classify, describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Instance, LaunchRequest, Provider } from './provider.js';
+
+/** `cloudApi` from the config, durations in ms. */
+export interface CloudApiGuardOptions {
+  /** A call slower than this is rejected and counted as a failure. */
+  timeout: number;
+  /** opossum opens only when the failure share is strictly above this. */
+  errorThresholdPercentage: number;
+  /** Calls in the rolling window (opossum's default, 10 s) before it may open. */
+  volumeThreshold: number;
+  resetTimeout: number;
+}
+
+export type CloudApiState = 'closed' | 'open' | 'half-open' | 'shut-down';
+export type UnavailableReason = 'open' | 'timeout' | 'shutdown';
+
+const DETAIL: Record<UnavailableReason, string> = { open: 'failing fast after repeated failures', timeout: 'no answer within the timeout', shutdown: 'provider closed' };
+const REASON_BY_CODE: Record<string, UnavailableReason> = { EOPENBREAKER: 'open', ETIMEDOUT: 'timeout', ESHUTDOWN: 'shutdown' };
+
+/** The guard's own refusal: the cloud API was not called, or its answer was not awaited. */
+export class CloudApiUnavailableError extends Error {
+  override readonly name = 'CloudApiUnavailable';
+
+  constructor(
+    readonly provider: string,
+    readonly reason: UnavailableReason,
+    options?: ErrorOptions,
+  ) {
+    super(`cloud API of provider "${provider}" unavailable: ${DETAIL[reason]}`, options);
+  }
+}
+
+type ErrorShape = { name?: string; code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
+
+// Node's codes for a request that got no HTTP answer (the SDK retries the same set).
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when an error says the endpoint is down (no HTTP answer, a 5xx, the
+ * guard's timeout); false for an answer the endpoint gave on purpose
+ * (capacity, throttling, bad parameters, unknown ids, auth) and for errors
+ * the provider raised without calling the cloud.
+ */
+export function isEndpointFailure(err: unknown): boolean {
+  if (err instanceof Error && CircuitBreaker.isOurError(err)) return true;
+  const shape = (err ?? {}) as ErrorShape;
+  // By name first: EC2 sends InsufficientInstanceCapacity as a 500 and
+  // RequestLimitExceeded as a 503 (the SDK marks both $fault 'server'), yet
+  // both are deliberate answers. A name classify() knows without a status is one.
+  if (classify({ name: shape.name ?? shape.code }) !== 'transient') return false;
+  const status = shape.$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500;
+  if (shape.$fault === 'server') return true;
+  // No HTTP answer: the SDK's retry stack stamps $metadata (attempts) on what
+  // passed through it; raw socket errors carry a Node code.
+  return shape.$metadata !== undefined || shape.name === 'TimeoutError' || NETWORK_CODES.has(shape.code ?? '');
+}
+
+type Call = () => Promise<unknown>;
+
+/**
+ * A `Provider` behind one per-process opossum breaker on its API endpoint:
+ * while the endpoint keeps failing, calls fail fast with
+ * `CloudApiUnavailableError` instead of piling up behind SDK retries, and
+ * `isAvailable()` tells this process's zone choice to skip the provider.
+ * Zone health across processes is the Redis breaker's job, not this one's.
+ */
+export class GuardedProvider implements Provider {
+  readonly name: string;
+  private readonly breaker: CircuitBreaker<[Call], unknown>;
+  private lastFailure: unknown;
+
+  constructor(
+    private readonly inner: Provider,
+    options: CloudApiGuardOptions,
+    logger: Logger,
+  ) {
+    this.name = inner.name;
+    const log = logger.child({ component: 'cloud-api-guard', provider: inner.name });
+    // One generic action, so the four methods share one endpoint's statistics.
+    // No abortController: opossum holds one per breaker and a timeout aborts it
+    // for every call in flight; and Provider takes no signal. A timed-out call
+    // runs on in the SDK (launch is idempotent on its ClientToken).
+    this.breaker = new CircuitBreaker((call: Call) => call(), {
+      name: `cloud-api:${inner.name}`,
+      timeout: options.timeout,
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      volumeThreshold: options.volumeThreshold,
+      resetTimeout: options.resetTimeout,
+      // Filtered errors still reject the caller unchanged; opossum counts them as successes.
+      errorFilter: (err: unknown) => !isEndpointFailure(err),
+      enableSnapshots: false,
+    });
+    this.breaker.on('failure', (err) => {
+      this.lastFailure = err;
+    });
+    // opossum emits each transition once, so each is logged once.
+    this.breaker.on('open', () => log.warn({ lastError: describeError(this.lastFailure), retryInMs: options.resetTimeout }, 'cloud API failing: failing fast'));
+    this.breaker.on('halfOpen', () => log.info('cloud API: letting one trial call through'));
+    this.breaker.on('close', () => log.info('cloud API answering again'));
+  }
+
+  zones(): readonly string[] {
+    return this.inner.zones();
+  }
+
+  launch(request: LaunchRequest): Promise<Instance> {
+    return this.guard(() => this.inner.launch(request));
+  }
+
+  describe(instanceIds: readonly string[]): Promise<Map<string, Instance>> {
+    return this.guard(() => this.inner.describe(instanceIds));
+  }
+
+  terminate(instanceIds: readonly string[]): Promise<Set<string>> {
+    return this.guard(() => this.inner.terminate(instanceIds));
+  }
+
+  tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    return this.guard(() => this.inner.tag(instanceId, tags));
+  }
+
+  listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]> {
+    return this.guard(() => this.inner.listByTags(tags));
+  }
+
+  /**
+   * False while calls would fail fast. True in half-open until the one trial
+   * call is taken: if zone choice skipped half-open providers, a process that
+   * only launches would never send the trial and never recover.
+   */
+  isAvailable(): boolean {
+    return this.breaker.closed || (this.breaker.halfOpen && this.breaker.pendingClose);
+  }
+
+  /** For status and metrics: what this process does with the provider's calls right now. */
+  state(): CloudApiState {
+    if (this.breaker.isShutdown) return 'shut-down';
+    if (this.breaker.opened) return 'open';
+    return this.breaker.halfOpen ? 'half-open' : 'closed';
+  }
+
+  /** Stops the breaker's timers, then releases the inner provider's connections. */
+  close(): void {
+    this.breaker.shutdown();
+    this.inner.close?.();
+  }
+
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.breaker.fire(call)) as T;
+    } catch (err) {
+      if (err instanceof Error && CircuitBreaker.isOurError(err)) {
+        const code = (err as ErrorShape).code ?? '';
+        throw new CloudApiUnavailableError(this.name, REASON_BY_CODE[code] ?? 'open', { cause: err });
+      }
+      throw err;
+    }
+  }
+}

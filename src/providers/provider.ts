@@ -1,0 +1,82 @@
+/**
+ * What vmpool needs from a cloud. Implementations return partial results
+ * rather than throwing where the cloud can answer for some machines only, and
+ * every method is safe to call again after a crash (launch is idempotent on
+ * `machineId`).
+ */
+export interface Provider {
+  /** Short name from config, the first half of every zone id (`sim` in `sim/zone-a`). */
+  readonly name: string;
+
+  /** Zone names (without the provider prefix) this provider is configured to launch into. */
+  zones(): readonly string[];
+
+  /**
+   * Launches one instance for a machine. Calling it twice with the same
+   * `machineId` yields the same instance (the cloud's idempotency token).
+   */
+  launch(request: LaunchRequest): Promise<Instance>;
+
+  /**
+   * Looks up many instances in one call (batched: never one call per
+   * instance). Instances the cloud does not know are absent from the map.
+   */
+  describe(instanceIds: readonly string[]): Promise<Map<string, Instance>>;
+
+  /**
+   * Asks the cloud to terminate instances. Resolves with the ids the cloud
+   * confirmed as shutting down or terminated (ids it does not know count as
+   * gone). Ids absent from the result must be retried.
+   */
+  terminate(instanceIds: readonly string[]): Promise<Set<string>>;
+
+  /** Every live (not terminated) instance carrying the given tags, all pages. */
+  listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]>;
+
+  /** Adds or overwrites tags on one instance: the cloud-side record that survives a Redis loss. */
+  tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void>;
+
+  /** Releases connections (the SDK's sockets). */
+  close?(): void;
+
+  /** False while this process fails fast on the provider's API; its zones are skipped meanwhile. */
+  isAvailable?(): boolean;
+}
+
+export interface LaunchRequest {
+  machineId: string;
+  pool: string;
+  /** Zone name without the provider prefix. */
+  zone: string;
+  imageId: string;
+  instanceType: string;
+  keyName?: string;
+  /** Tags written at launch, so the instance is never untagged even for a moment. */
+  tags: Readonly<Record<string, string>>;
+}
+
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+export interface Instance {
+  instanceId: string;
+  state: InstanceState;
+  /** Zone name without the provider prefix. */
+  zone: string;
+  instanceType: string;
+  imageId: string;
+  privateIp?: string;
+  publicIp?: string;
+  /** Provider launch time, epoch ms: the only source of a machine's age. */
+  launchedAt: number;
+  tags: Record<string, string>;
+}
+
+/** Tag keys vmpool writes on every instance it launches. */
+export const TAGS = {
+  managed: 'vmpool:managed',
+  pool: 'vmpool:pool',
+  machineId: 'vmpool:machine-id',
+  /** `leased` while a build may be running on it: a rebuild after a Redis loss keeps it alive. */
+  state: 'vmpool:state',
+  leasedAt: 'vmpool:leased-at',
+} as const;

@@ -1,0 +1,71 @@
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+
+export interface ReconcileJob { pool: string }
+export interface MachineJob { machineId: string }
+export type ReapJob = Record<string, never>;
+
+export const QUEUE_NAMES = { reconcile: 'reconcile', launch: 'launch', boot: 'boot', terminate: 'terminate', reap: 'reap' } as const;
+
+// Finished jobs are kept a while for the board and post-mortems, bounded so Redis does not grow.
+const KEEP: DefaultJobOptions = { removeOnComplete: { age: 3_600, count: 1_000 }, removeOnFail: { age: 86_400, count: 5_000 } };
+
+/** Retry budgets per kind of work; handlers are idempotent so a retry is always safe. */
+export const JOB_OPTIONS = {
+  reconcile: { ...KEEP, removeOnComplete: true, removeOnFail: { count: 100 } },
+  launch: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 1_000 } },
+  boot: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 1_000 } },
+  // A machine whose termination is not confirmed still bills: keep trying for about an hour.
+  terminate: { ...KEEP, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } },
+  // Scheduled: a failed run is not retried, the next one comes on schedule.
+  reap: { removeOnComplete: true, removeOnFail: { count: 100 } },
+} satisfies Record<keyof typeof QUEUE_NAMES, DefaultJobOptions>;
+
+export interface Queues {
+  reconcile: Queue<ReconcileJob>;
+  launch: Queue<MachineJob>;
+  boot: Queue<MachineJob>;
+  terminate: Queue<MachineJob>;
+  /** The reaper's schedule (no payload): one job per `reaper.every`, run by one producer. */
+  reap: Queue<ReapJob>;
+}
+
+/** Every queue shares the prefix (a Redis Cluster hash tag) with the machine store. */
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const make = <T>(name: keyof typeof QUEUE_NAMES) =>
+    new Queue<T>(QUEUE_NAMES[name], { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] });
+  return {
+    reconcile: make<ReconcileJob>('reconcile'),
+    launch: make<MachineJob>('launch'),
+    boot: make<MachineJob>('boot'),
+    terminate: make<MachineJob>('terminate'),
+    reap: make<ReapJob>('reap'),
+  };
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
+}
+
+/**
+ * Asks for an extra reconcile of a pool now (after a lease, a failure).
+ * Throttled per pool so a burst of events makes one run, not hundreds;
+ * concurrent runs are harmless because machine creation checks the limits atomically.
+ */
+export async function requestReconcile(queues: Queues, pool: string): Promise<void> {
+  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: 250 } });
+}
+
+/**
+ * Enqueues a machine's job again unless one with its id is still pending
+ * (waiting, backing off, running). A job that finished or gave up keeps its
+ * id for a while, which would make a plain add with that id a no-op: it is
+ * removed first. Returns false when one was still pending.
+ */
+export async function addFresh(queue: Queue<MachineJob>, name: string, machineId: string): Promise<boolean> {
+  const job = await queue.getJob(machineId);
+  const state = job ? await job.getState() : 'unknown';
+  if (state === 'failed' || state === 'completed') await job!.remove();
+  else if (state !== 'unknown') return false;
+  await queue.add(name, { machineId }, { jobId: machineId });
+  return true;
+}

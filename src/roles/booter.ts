@@ -1,0 +1,54 @@
+import { Worker, type Job } from 'bullmq';
+import type { AppDeps } from '../app-deps.js';
+import { QUEUE_NAMES, type MachineJob } from '../queues.js';
+import { bootMachine } from '../boot/boot.js';
+import { InstanceWatcher } from '../boot/instance-watcher.js';
+import { BootTimes } from '../boot/boot-times.js';
+import { requestTermination } from '../pool/terminate.js';
+import { describeError } from '../errors.js';
+import { closeWorkers, watchWorker, type RoleHandle } from './role.js';
+
+export type BooterDeps = AppDeps & {
+  /** The login key, read and checked once at start. */
+  privateKey: Buffer;
+};
+
+/** The booter role: takes launched machines to ready (or to a clean end). */
+export function startBooter(deps: BooterDeps): RoleHandle {
+  const { config, redis, logger } = deps;
+  const watcher = new InstanceWatcher(config.booter.describeEvery, logger, deps.now);
+  const bootTimes = new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now);
+  const bootDeps = { ...deps, watcher, bootTimes };
+  const shutdown = new AbortController();
+  const worker = watchWorker(
+    new Worker<MachineJob>(QUEUE_NAMES.boot, (job) => runBoot(job, bootDeps, shutdown.signal), {
+      connection: redis,
+      prefix: config.redis.prefix,
+      concurrency: config.booter.concurrency,
+      // A booter killed mid-boot leaves machines counted as warming: hand its jobs on within seconds, not BullMQ's ~60 s.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+    }),
+    logger,
+  );
+  return {
+    close: async () => {
+      await closeWorkers([worker], config.shutdown.grace, logger, shutdown);
+      watcher.close();
+    },
+  };
+}
+
+async function runBoot(job: Job<MachineJob>, deps: Parameters<typeof bootMachine>[1], signal: AbortSignal): Promise<void> {
+  try {
+    await bootMachine(job.data.machineId, deps, signal);
+  } catch (err) {
+    if (signal.aborted) throw err; // handed back at shutdown: another booter resumes it
+    // Out of retries for an unexpected error: end the machine rather than leave it half-booted.
+    if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+      const failed = await deps.store.transition(job.data.machineId, 'failed', deps.now(), { failure: 'boot-error', failureDetail: describeError(err) }, ['booting', 'preparing']);
+      if (failed.ok) await requestTermination(job.data.machineId, deps);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,85 @@
+import { Worker, type Job } from 'bullmq';
+import type { AppDeps } from '../app-deps.js';
+import { QUEUE_NAMES, requestReconcile, type MachineJob, type ReapJob, type ReconcileJob } from '../queues.js';
+import { reconcilePool } from '../pool/reconcile.js';
+import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launch.js';
+import { terminateMachine } from '../pool/terminate.js';
+import { reapOnce } from '../pool/reaper.js';
+import { BootTimes } from '../boot/boot-times.js';
+import { closeWorkers, watchWorker, type RoleHandle } from './role.js';
+import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
+
+export type ProducerDeps = AppDeps;
+
+/**
+ * The producer role: keeps every pool at its target (scheduled reconcile),
+ * owns every mutating cloud call (launch, terminate), and runs the reaper.
+ */
+export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
+  const { config, redis, queues, logger } = deps;
+  await scheduleReconciles(deps);
+  const reaperDeps = { ...deps, logger: logger.child({ component: 'reaper' }), bootTimes: new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now) };
+  const common = { connection: redis, prefix: config.redis.prefix };
+  const workers = [
+    new Worker<ReconcileJob>(
+      QUEUE_NAMES.reconcile,
+      async (job) => {
+        const pool = config.pools.find((p) => p.name === job.data.pool);
+        if (pool) await reconcilePool(pool, deps);
+      },
+      { ...common, concurrency: 1 },
+    ),
+    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps), { ...common, concurrency: config.producer.launchConcurrency }),
+    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job) => terminateMachine(job.data.machineId, deps), {
+      ...common,
+      concurrency: config.producer.terminateConcurrency,
+    }),
+    new Worker<ReapJob>(QUEUE_NAMES.reap, async () => void (await reapOnce(reaperDeps)), { ...common, concurrency: 1 }),
+  ].map((w: Worker) => watchWorker(w, logger));
+  // A Redis that came back empty also lost BullMQ's schedulers: recreate them under the new epoch.
+  const watch = watchForRedisLoss(
+    { ...deps, logger: logger.child({ component: 'recovery' }) },
+    async () => {
+      await scheduleReconciles(deps);
+      await scheduleReaper(deps);
+      for (const pool of config.pools) await requestReconcile(queues, pool.name);
+    },
+    config.producer.reconcileEvery,
+  );
+  // A first start marks the keyspace (or rebuilds the store) before any reconcile plans a launch.
+  await watch.firstCheck;
+  await scheduleReaper(deps);
+  for (const pool of config.pools) await requestReconcile(queues, pool.name);
+  return {
+    close: async () => {
+      watch.stop();
+      await closeWorkers(workers, config.shutdown.grace, logger);
+    },
+  };
+}
+
+/** Every producer upserts the same scheduler: one reap job per period, whichever producer takes it. */
+async function scheduleReaper({ config, queues }: ProducerDeps): Promise<void> {
+  await queues.reap.upsertJobScheduler('reaper', { every: config.reaper.every }, { name: 'reap', data: {} });
+}
+
+async function runLaunch(job: Job<MachineJob>, deps: ProducerDeps): Promise<void> {
+  try {
+    await launchMachine(job.data.machineId, deps);
+  } catch (err) {
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (lastAttempt || isFinal(err)) await abandonLaunch(job.data.machineId, err, deps);
+    throw toJobError(err);
+  }
+}
+
+/** One scheduler per configured pool (idempotent across producers); schedulers of removed pools go. */
+async function scheduleReconciles({ config, queues }: ProducerDeps): Promise<void> {
+  const wanted = new Set(config.pools.map((p) => `reconcile-${p.name}`));
+  for (const scheduler of await queues.reconcile.getJobSchedulers()) {
+    if (scheduler.key && !wanted.has(scheduler.key)) await queues.reconcile.removeJobScheduler(scheduler.key);
+  }
+  for (const pool of config.pools) {
+    await queues.reconcile.upsertJobScheduler(`reconcile-${pool.name}`, { every: config.producer.reconcileEvery }, { name: 'reconcile', data: { pool: pool.name } });
+  }
+}

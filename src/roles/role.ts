@@ -1,0 +1,41 @@
+import type { Worker } from 'bullmq';
+import type { Logger } from '../log.js';
+
+/** A running role in this process. */
+export interface RoleHandle {
+  /** Stops taking jobs and waits for running ones up to the grace, then hands the rest back. */
+  close(): Promise<void>;
+}
+
+/**
+ * Closes BullMQ workers gracefully: running jobs get `graceMs` to finish;
+ * then `abort` tells the handlers still running to stop and hand their job
+ * back (it fails and is retried by another process). A forced close would not
+ * do: BullMQ's second close() returns the first one, which still waits.
+ */
+export async function closeWorkers(workers: readonly Worker[], graceMs: number, logger: Logger, abort?: AbortController): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = Promise.all(workers.map((w) => w.close()));
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+  const finished = await Promise.race([closed.then(() => true), expired]);
+  clearTimeout(timer);
+  if (finished) return;
+  logger.warn({ graceMs }, 'jobs still running at the end of the grace period; handing them back');
+  abort?.abort(new ShutdownError());
+  await closed;
+}
+
+/** The reason running work stops at shutdown: not the machine's fault, retried elsewhere. */
+export class ShutdownError extends Error {
+  constructor() {
+    super('process shutting down: job handed back');
+    this.name = 'ShutdownError';
+  }
+}
+
+/** Logs worker-level errors (lost connection, a handler's throw) instead of crashing the process. */
+export function watchWorker(worker: Worker, logger: Logger): Worker {
+  worker.on('error', (err) => logger.error({ err, queue: worker.name }, 'worker error'));
+  worker.on('failed', (job, err) => logger.warn({ queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, error: err.message }, 'job failed'));
+  return worker;
+}

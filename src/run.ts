@@ -1,0 +1,73 @@
+import { createLogger, type Logger } from './log.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createApp, type App, type Role } from './app.js';
+
+export interface Resource {
+  close(): Promise<void>;
+}
+
+/**
+ * Loads config or exits with one line per problem (status 2), so a bad file
+ * stops a process at start instead of failing later in a job.
+ */
+export function loadConfigOrExit(overrides: Record<string, unknown> = {}): Readonly<Config> {
+  try {
+    return loadConfig(overrides);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`vmpool: invalid configuration\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
+    process.exit(2);
+  }
+}
+
+/**
+ * Closes `resources` in order on SIGINT or SIGTERM and exits 0 (1 if closing
+ * failed). A second signal while closing is harmless: it is logged, not obeyed.
+ */
+export function closeOnSignals(resources: () => readonly Resource[], logger: Logger): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) return logger.info({ signal }, 'already shutting down');
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      let code = 0;
+      for (const resource of resources()) {
+        await resource.close().catch((err: unknown) => {
+          logger.error({ err }, 'error while shutting down');
+          code = 1;
+        });
+      }
+      logger.info('stopped');
+      logger.flush();
+      process.exit(code);
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** A one-line reason for a failed start that tells the operator what to change. */
+export function explainStartFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: the port is in use; choose another (PORT for the API, sim.port for the simulated cloud)`;
+  if (e.code === 'ENOENT' && e.path) return `cannot read ${e.path}: no such file`;
+  if (e.code === 'ECONNREFUSED') return `cannot connect to ${e.address ?? '?'}:${e.port ?? '?'} (is Redis running? set REDIS_URL)`;
+  return `failed to start: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Entry point of a Procfile role: config, logger, the roles, signals. */
+export async function runRoles(roles: readonly Role[]): Promise<App> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.log);
+  try {
+    const app = await createApp({ config, logger, roles });
+    closeOnSignals(() => [app], logger);
+    logger.info({ roles, url: app.url }, 'vmpool started');
+    return app;
+  } catch (err) {
+    logger.fatal({ err }, explainStartFailure(err));
+    logger.flush();
+    process.exit(1);
+  }
+}

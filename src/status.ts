@@ -1,0 +1,130 @@
+import type { AppDeps } from './app-deps.js';
+import { STATES, type MachineState } from './machines/machine.js';
+import { totalsByState } from './machines/store.js';
+import type { PoolFlag } from './pool/pool-flags.js';
+import { poolTarget } from './pool/target.js';
+import { overdueLeases } from './pool/reaper.js';
+import type { ZoneHealth } from './zones/breaker.js';
+
+/** Machines per state, every state present (terminated ones are not counted). */
+export type StateCounts = Record<Exclude<MachineState, 'terminated'>, number>;
+
+export interface PoolStatus {
+  name: string;
+  /** Ready machines the pool keeps now: the scheduled target plus waiting leases, up to max. */
+  target: number;
+  /** The target the schedule (or `warm`) sets for now. */
+  scheduled: number;
+  /** Lease requests waiting for a machine. */
+  waiting: number;
+  min: number;
+  max: number;
+  machines: StateCounts;
+  zones: Record<string, StateCounts>;
+  /** Launching stopped after a fatal error (bad credentials, bad image id) until it lapses or is resumed. */
+  halted?: PoolFlag;
+  /** Raised while every zone of the pool is open. */
+  alert?: PoolFlag;
+  /** Leased machines past the pool's maxLeaseDuration (a build stuck, or a client that never released). */
+  overdueLeases: string[];
+}
+
+/** A zone's breaker in status and `GET /v1/zones`; times as ISO strings. */
+export interface ZoneStatus {
+  zone: string;
+  state: ZoneHealth['state'];
+  mode: ZoneHealth['mode'];
+  reason?: string;
+  by?: string;
+  until?: string;
+  failureRate: number;
+  outcomes: number;
+  failures: number;
+  openUntil?: string;
+  reopens: number;
+}
+
+export interface Status {
+  pools: PoolStatus[];
+  zones: ZoneStatus[];
+}
+
+export type StatusDeps = Pick<AppDeps, 'config' | 'store' | 'breaker' | 'flags' | 'waiters' | 'now'>;
+
+const COUNTED = STATES.filter((s): s is Exclude<MachineState, 'terminated'> => s !== 'terminated');
+
+function stateCounts(source: Partial<Record<MachineState | 'slow', number>>): StateCounts {
+  return Object.fromEntries(COUNTED.map((s) => [s, source[s] ?? 0])) as StateCounts;
+}
+
+/** The `GET /v1/status` document: each pool's counts and flags, each zone's breaker. */
+export async function readStatus(deps: StatusDeps): Promise<Status> {
+  const { config, store } = deps;
+  const pools = await Promise.all(
+    config.pools.map(async (pool): Promise<PoolStatus> => {
+      const [counts, flags, waiting, overdue] = await Promise.all([
+        store.counts(pool.name),
+        deps.flags.read(pool.name),
+        deps.waiters.count(pool.name, deps.now()),
+        overdueLeases(pool, deps),
+      ]);
+      const target = poolTarget(pool, deps.now(), waiting);
+      const zones: Record<string, StateCounts> = {};
+      for (const zone of [...pool.zones, ...Object.keys(counts).filter((z) => !pool.zones.includes(z))]) {
+        zones[zone] = stateCounts(counts[zone] ?? {});
+      }
+      return { name: pool.name, ...target, min: pool.min, max: pool.max, machines: stateCounts(totalsByState(counts)), zones, ...flags, overdueLeases: overdue.map((m) => m.id) };
+    }),
+  );
+  return { pools, zones: await readZones(deps) };
+}
+
+/** Every zone any pool uses, with its breaker. */
+export async function readZones(deps: Pick<StatusDeps, 'config' | 'breaker' | 'now'>): Promise<ZoneStatus[]> {
+  const zones = [...new Set(deps.config.pools.flatMap((p) => p.zones))];
+  return [...(await deps.breaker.read(zones, deps.now())).values()].map(zoneView);
+}
+
+export function zoneView(h: ZoneHealth): ZoneStatus {
+  const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : undefined);
+  return {
+    zone: h.zone,
+    state: h.state,
+    mode: h.mode,
+    reason: h.modeReason,
+    by: h.modeBy,
+    until: iso(h.modeUntil),
+    failureRate: Number(h.failureRate.toFixed(3)),
+    outcomes: h.outcomes,
+    failures: h.failures,
+    openUntil: h.state === 'open' ? iso(h.openUntil) : undefined,
+    reopens: h.reopens,
+  };
+}
+
+/**
+ * `pool small: 3/3 ready (sim/zone-a 1, sim/zone-b 1, sim/zone-c 1)`, a zone's
+ * breaker state beside it when not closed, then what is on its way and why
+ * the pool cannot launch, if so.
+ */
+export function summarizePool(pool: PoolStatus, zoneStates: ReadonlyMap<string, string> = new Map()): string {
+  const zones = Object.entries(pool.zones)
+    .map(([zone, c]) => {
+      const state = zoneStates.get(zone);
+      return `${zone} ${c.ready}${state && state !== 'closed' ? ` ${state}` : ''}`;
+    })
+    .join(', ');
+  const m = pool.machines;
+  const coming = m.requested + m.launching + m.booting + m.preparing;
+  const extras = [coming ? `${coming} booting` : '', m.leased ? `${m.leased} leased` : '', m.failed + m.terminating ? `${m.failed + m.terminating} terminating` : '']
+    .filter(Boolean)
+    .join(', ');
+  const flags = [
+    pool.halted ? `HALTED: ${pool.halted.reason}` : '',
+    pool.alert ? `ALERT: ${pool.alert.reason}` : '',
+    pool.overdueLeases.length ? `${pool.overdueLeases.length} lease(s) past maxLeaseDuration` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return `pool ${pool.name}: ${m.ready}/${pool.target} ready (${zones})${extras ? `; ${extras}` : ''}${flags ? `; ${flags}` : ''}`;
+}

@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { READ, RECORD, RESERVE_PROBE, SET_MODE } from './breaker-scripts.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+export type BreakerMode = 'auto' | 'forced-open' | 'forced-closed';
+
+export interface BreakerSettings {
+  window: number;
+  minOutcomes: number;
+  failureRate: number;
+  openFor: number;
+  maxOpenFor: number;
+  probes: number;
+}
+
+/** One zone's breaker as every process sees it. */
+export interface ZoneHealth {
+  zone: string;
+  /** What selection obeys: the override if one is set, else the automatic state. */
+  state: BreakerState;
+  autoState: BreakerState;
+  mode: BreakerMode;
+  modeReason?: string;
+  modeBy?: string;
+  /** Epoch ms when the override lapses; undefined when it does not. */
+  modeUntil?: number;
+  failures: number;
+  outcomes: number;
+  failureRate: number;
+  openUntil?: number;
+  reopens: number;
+  probesGranted: number;
+}
+
+export interface Transition {
+  zone: string;
+  from: string;
+  to: string;
+  why: string;
+}
+
+type Reply = (string | number)[];
+interface BreakerScripts {
+  vmpoolBreakerRead(...args: (string | number)[]): Promise<Reply>;
+  vmpoolBreakerRecord(...args: (string | number)[]): Promise<Reply>;
+  vmpoolBreakerReserve(...args: (string | number)[]): Promise<Reply>;
+  vmpoolBreakerSetMode(...args: (string | number)[]): Promise<Reply>;
+}
+
+const BUCKETS = 30;
+
+/**
+ * The zone circuit breaker, kept in Redis so the outcomes any booter observes
+ * steer the zone choice of every producer. Every operation is one script; each
+ * transition is appended to an audit stream and logged once, by the process
+ * whose call made it.
+ */
+export class ZoneBreaker {
+  private readonly redis: Redis & BreakerScripts;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    private readonly settings: BreakerSettings,
+    private readonly logger: Logger,
+  ) {
+    redis.defineCommand('vmpoolBreakerRead', { numberOfKeys: 3, lua: READ });
+    redis.defineCommand('vmpoolBreakerRecord', { numberOfKeys: 3, lua: RECORD });
+    redis.defineCommand('vmpoolBreakerReserve', { numberOfKeys: 3, lua: RESERVE_PROBE });
+    redis.defineCommand('vmpoolBreakerSetMode', { numberOfKeys: 3, lua: SET_MODE });
+    this.redis = redis as Redis & BreakerScripts;
+  }
+
+  /** Counts one outcome of a machine in `zone`: `bad` for a zone fault or a slow boot. */
+  async record(zone: string, outcome: 'ok' | 'bad', options: { probe: boolean; now: number }): Promise<ZoneHealth> {
+    const { minOutcomes, failureRate, openFor, maxOpenFor, probes } = this.settings;
+    const extra = [outcome, options.probe ? '1' : '0', minOutcomes, failureRate, openFor, maxOpenFor, probes];
+    return this.parse(zone, await this.redis.vmpoolBreakerRecord(...this.args(zone, options.now), ...extra));
+  }
+
+  /** Reserves one probe launch into a half-open zone; at most `probes` per round, whichever process asks. */
+  async reserveProbe(zone: string, now: number): Promise<boolean> {
+    const reply = await this.redis.vmpoolBreakerReserve(...this.args(zone, now), this.settings.probes);
+    return Number(reply[11]) === 1 && this.parse(zone, reply).state === 'half-open';
+  }
+
+  /** The manual override, effective for every process at its next decision. */
+  async setMode(zone: string, mode: BreakerMode, options: { reason: string; by: string; until?: number; now: number }): Promise<ZoneHealth> {
+    const reply = await this.redis.vmpoolBreakerSetMode(...this.args(zone, options.now), mode, options.reason, options.by, options.until ?? 0);
+    return this.parse(zone, reply);
+  }
+
+  async read(zones: readonly string[], now: number): Promise<Map<string, ZoneHealth>> {
+    const healths = await Promise.all(zones.map(async (zone) => this.parse(zone, await this.redis.vmpoolBreakerRead(...this.args(zone, now)))));
+    return new Map(healths.map((h) => [h.zone, h]));
+  }
+
+  /** The newest transitions first, from the audit stream. */
+  async audit(count = 50): Promise<(Transition & { at: number; by: string; failureRate: number; outcomes: number })[]> {
+    const entries = await this.redis.xrevrange(`${this.prefix}:breaker-audit`, '+', '-', 'COUNT', count);
+    return entries.map(([, flat]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+      return { zone: f.zone ?? '', from: f.from ?? '', to: f.to ?? '', why: f.why ?? '', by: f.by ?? '', at: Number(f.at), failureRate: Number(f.failureRate), outcomes: Number(f.outcomes) };
+    });
+  }
+
+  private args(zone: string, now: number): (string | number)[] {
+    const key = `${this.prefix}:breaker:${zone}`;
+    const { window, openFor } = this.settings;
+    // A half-open round lasts long enough for its probes to boot or be judged slow.
+    const round = Math.max(window, openFor);
+    return [key, `${key}:window`, `${this.prefix}:breaker-audit`, now, zone, Math.max(1_000, Math.floor(window / BUCKETS)), window, round];
+  }
+
+  private parse(zone: string, reply: Reply): ZoneHealth {
+    const [state, autoState, mode, failures, outcomes, openUntil, reopens, probesGranted, modeReason, modeBy, modeUntil] = reply.map(String);
+    const n = Number(outcomes);
+    const health: ZoneHealth = {
+      zone,
+      state: state as BreakerState,
+      autoState: autoState as BreakerState,
+      mode: mode as BreakerMode,
+      modeReason: modeReason || undefined,
+      modeBy: modeBy || undefined,
+      modeUntil: Number(modeUntil) || undefined,
+      failures: Number(failures),
+      outcomes: n,
+      failureRate: n > 0 ? Number(failures) / n : 0,
+      openUntil: Number(openUntil) || undefined,
+      reopens: Number(reopens),
+      probesGranted: Number(probesGranted),
+    };
+    for (const move of reply.slice(12).map(String)) {
+      const [from = '', to = '', why = ''] = move.split('>');
+      const fields = { zone, from, to, why, failureRate: Number(health.failureRate.toFixed(3)), outcomes: n };
+      this.logger[to === 'open' ? 'warn' : 'info'](fields, `zone ${zone} breaker ${from} -> ${to}: ${why}`);
+    }
+    return health;
+  }
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { MachineStore, totalsByState } from '../../src/machines/store.js';
+import { ZoneBreaker } from '../../src/zones/breaker.js';
+import { runWorker } from '../helpers/child.js';
+import { allMachines } from '../helpers/machines.js';
+import { onePool } from '../helpers/system.js';
+import { processConfig, startSimProcess, processHarness } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// Two producers and two booters as separate OS processes, the simulated cloud
+// as a third kind, one Redis: the breaker must work across processes.
+const ZONE_B = 'sim/zone-b';
+const breakerSettings = { window: '1m', minOutcomes: 5, failureRate: 0.5, openFor: '2s', maxOpenFor: '8s', probes: 2, slowBootFloor: '2s' };
+
+const { redis, children } = processHarness();
+
+async function startCluster(pool: Record<string, unknown>, zoneBFaults: Record<string, unknown>) {
+  const { config, env, prefix, simUrl } = await processConfig({ breaker: breakerSettings, ...onePool(pool) });
+  await startSimProcess(env, children);
+  const put = await fetch(`${simUrl}/v1/sim/zones/zone-b/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(zoneBFaults) });
+  expect(put.status).toBe(200);
+  for (const role of ['producer.js', 'producer.js', 'booter.js', 'booter.js']) children.push(runWorker(role, [], env));
+  const breaker = new ZoneBreaker(redis, prefix, config.breaker, createLogger({ level: 'silent', pretty: false }));
+  const store = new MachineStore(redis, prefix);
+  const heal = () => fetch(`${simUrl}/v1/sim/zones/zone-b/faults`, { method: 'DELETE' });
+  return { config, prefix, breaker, store, heal };
+}
+
+type Audit = Awaited<ReturnType<ZoneBreaker['audit']>>;
+const oldestFirst = async (breaker: ZoneBreaker): Promise<Audit> => (await breaker.audit(500)).filter((t) => t.zone === ZONE_B).reverse();
+
+describe('the zone breaker across processes', () => {
+  it('opens on minOutcomes failures seen by any booter, admits only reserved probes, doubles re-opens, and closes once healed', async () => {
+    const { config, prefix, breaker, store, heal } = await startCluster({ warm: 6, max: 12, bootTimeout: '30s' }, { bootFail: 1 });
+
+    // The pool fills from zones a and c while zone b re-opens twice on failed probes.
+    await waitFor(async () => totalsByState(await store.counts('small')).ready === 6, { what: 'the pool to fill from zones a and c', timeoutMs: 30_000 });
+    await waitFor(async () => (await oldestFirst(breaker)).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 2, { what: 'two re-opens', timeoutMs: 40_000 });
+    const before = await oldestFirst(breaker);
+    expect(before[0]).toMatchObject({ from: 'closed', to: 'open', outcomes: config.breaker.minOutcomes, failureRate: 1 });
+    expect((await store.counts('small'))[ZONE_B]?.ready ?? 0).toBe(0);
+
+    // Each open period lasts openFor, doubled on each consecutive re-open (up to maxOpenFor).
+    const opens = before.filter((t) => t.to === 'open');
+    const halfOpens = before.filter((t) => t.to === 'half-open');
+    opens.slice(0, 3).forEach((open, i) => {
+      const ended = halfOpens.find((h) => h.at >= open.at);
+      if (!ended) return;
+      const expected = Math.min(config.breaker.openFor * 2 ** i, config.breaker.maxOpenFor);
+      expect(ended.at - open.at).toBeGreaterThanOrEqual(expected);
+      expect(ended.at - open.at).toBeLessThan(expected + 2_000);
+    });
+
+    // After the first open, zone b only ever gets probes: at most `probes` per half-open round.
+    const launchedIntoB = (await allMachines(prefix)).filter((m) => m.zone === ZONE_B && m.createdAt > opens[0]!.at);
+    expect(launchedIntoB.every((m) => m.probe === 1)).toBe(true);
+    for (const round of halfOpens) {
+      const next = before.find((t) => t.at > round.at && t.to !== 'half-open');
+      const inRound = launchedIntoB.filter((m) => m.createdAt >= round.at && (!next || m.createdAt <= next.at));
+      expect(inRound.length).toBeLessThanOrEqual(config.breaker.probes);
+    }
+
+    await heal();
+    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.from === 'half-open' && t.to === 'closed'), { what: 'zone b to close', timeoutMs: 30_000 });
+    await waitFor(async () => ((await store.counts('small'))[ZONE_B]?.ready ?? 0) >= 1, { what: 'ready machines in zone b again' });
+    expect(totalsByState(await store.counts('small')).ready).toBeGreaterThanOrEqual(6);
+  });
+
+  it('opens on slow boots long before the boot deadline when a zone hangs', async () => {
+    const { config, prefix, breaker } = await startCluster({ warm: 6, max: 12, bootTimeout: '60s' }, { sshHang: 1 });
+    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.to === 'open'), { what: 'zone b to open', timeoutMs: 30_000 });
+    const [opened] = await oldestFirst(breaker);
+    const firstIntoB = (await allMachines(prefix)).find((m) => m.zone === ZONE_B)!;
+    expect(opened!.at - firstIntoB.createdAt).toBeLessThan(config.pools[0]!.bootTimeout / 4);
+    expect(opened).toMatchObject({ from: 'closed', to: 'open', outcomes: config.breaker.minOutcomes });
+  });
+});

@@ -1,0 +1,199 @@
+import { readStatus, summarizePool } from '../../src/status.js';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BootTimes } from '../../src/boot/boot-times.js';
+import { connectSsh } from '../../src/boot/ssh.js';
+import { createLogger } from '../../src/log.js';
+import type { Machine } from '../../src/machines/machine.js';
+import { TAGS, type Provider } from '../../src/providers/provider.js';
+import { lastReaperRun, overdueLeases, reapOnce, type ReaperDeps } from '../../src/pool/reaper.js';
+import { BOOT_MARGIN_MS, UNKNOWN_GRACE_MS } from '../../src/pool/reaper-rules.js';
+import type { Role } from '../../src/app.js';
+import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
+import { runInput } from '../helpers/sim-ec2.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const HOUR = 3_600_000;
+let system: TestSystem | undefined;
+let ec2: EC2Client | undefined;
+afterEach(async () => {
+  ec2?.destroy();
+  await system?.close();
+  system = ec2 = undefined;
+});
+
+/** The whole system, its reaper scheduled far apart so only the test's own runs happen after the one at start. */
+async function start(pool: Record<string, unknown>, roles?: readonly Role[]): Promise<TestSystem> {
+  system = await startSystem({ reaper: { every: '1h', stuckAfter: '5m' }, ...onePool(pool) }, roles);
+  const sys = system;
+  await waitFor(() => lastReaperRun({ config: sys.config, redis: sys.app.redis }), { what: 'the reaper run at start' });
+  return sys;
+}
+
+/** Log lines a run writes, parsed. */
+type Lines = Record<string, unknown>[];
+
+function deps(now: () => number = Date.now, extra: Partial<ReaperDeps> & { lines?: Lines } = {}): ReaperDeps {
+  const { app, config } = system!;
+  const logger = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => void extra.lines?.push(JSON.parse(line) as Record<string, unknown>) } });
+  const bootTimes = new BootTimes(app.redis, config.redis.prefix, config.breaker.slowBootFloor, now);
+  return { ...app, config, logger, now, bootTimes, ...extra };
+}
+
+const later = (ms: number) => () => Date.now() + ms;
+const sim = () => system!.sim.instances();
+const instanceState = (id: string | undefined) => sim().find((i) => i.instanceId === id)?.state;
+const ready = async (n: number) => waitFor(async () => {
+  const machines = await system!.app.store.list('small', 'ready');
+  return machines.length === n ? machines : undefined;
+}, { what: `${n} ready machines` });
+
+/** The raw SDK against the sim: what an operator (or a leak) does behind vmpool's back. */
+function rawEc2(): EC2Client {
+  ec2 = new EC2Client({ endpoint: system!.sim.endpoint, region: system!.config.sim.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  return ec2;
+}
+
+async function launchOrphan(): Promise<string> {
+  const tags = [TAGS.managed, TAGS.pool, TAGS.machineId].map((Key, i) => ({ Key, Value: ['true', 'small', 'm-ghost'][i] }));
+  const out = await rawEc2().send(new RunInstancesCommand(runInput({ TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] })));
+  return out.Instances![0]!.InstanceId!;
+}
+
+/** A provider whose chosen methods are replaced; the rest reach the real one. */
+function override(real: Provider, methods: Partial<Provider>): Provider {
+  return new Proxy(real, { get: (target, key): unknown => (key in methods ? methods[key as keyof Provider] : Reflect.get(target, key, target)) });
+}
+
+describe('the reaper on the simulated cloud', () => {
+  it('marks an instance launched behind vmpool’s back on one run and terminates it on the next, leaving vmpool’s machines alone', async () => {
+    await start({ warm: 1, max: 2 });
+    const [own] = await ready(1);
+    const orphan = await launchOrphan();
+    const lines: Lines = [];
+    expect(await reapOnce(deps(Date.now, { lines }))).toMatchObject({ orphansMarked: 1, orphansTerminated: 0 });
+    expect(['pending', 'running']).toContain(instanceState(orphan));
+    expect(await reapOnce(deps(later(HOUR), { lines }))).toMatchObject({ orphansMarked: 0, orphansTerminated: 1 });
+    await waitFor(() => instanceState(orphan) === 'terminated', { what: 'the orphan to terminate' });
+    expect(lines.find((l) => l.level === 40 && l.instanceId === orphan)).toMatchObject({ tags: { [TAGS.machineId]: 'm-ghost' } });
+    expect(await system!.app.store.get(own!.id)).toMatchObject({ state: 'ready' });
+    expect(instanceState(own!.instanceId)).toBe('running');
+  });
+
+  it('runs once when two reaper runs start at the same moment', async () => {
+    await start({ warm: 0, max: 1 });
+    const orphan = await launchOrphan();
+    await reapOnce(deps());
+    let terminateCalls = 0;
+    const real = system!.app.providers.get('sim')!;
+    const counting = override(real, { terminate: (ids) => ((terminateCalls += 1), real.terminate(ids)) });
+    const both = () => reapOnce(deps(later(HOUR), { providers: new Map([['sim', counting]]) }));
+    const runs = await Promise.all([both(), both()]);
+    expect(runs.filter((r) => r === undefined)).toHaveLength(1);
+    expect(runs.find((r) => r !== undefined)).toMatchObject({ orphansTerminated: 1 });
+    expect(terminateCalls).toBe(1);
+    await waitFor(() => instanceState(orphan) === 'terminated', { what: 'the orphan to terminate' });
+    expect(await both()).toMatchObject({ orphansTerminated: 0 }); // the lock was released
+  });
+
+  it('fails a machine stuck in launching past stuckAfter and terminates the instance it launched, found by its tag', async () => {
+    const { app } = await start({ warm: 0, max: 2 });
+    await app.store.create({ id: 'm-stuck', pool: 'small', zone: 'sim/zone-a', instanceType: 't3.small', imageId: 'ami-vmpool-small' }, { warm: 1, max: 2 }, Date.now());
+    await app.store.transition('m-stuck', 'launching', Date.now());
+    // The producer that called RunInstances died before it could record the instance.
+    const tags = { [TAGS.managed]: 'true', [TAGS.pool]: 'small', [TAGS.machineId]: 'm-stuck' };
+    const instance = await app.providers.get('sim')!.launch({ machineId: 'm-stuck', pool: 'small', zone: 'zone-a', imageId: 'ami-vmpool-small', instanceType: 't3.small', tags });
+    expect(await reapOnce(deps())).toMatchObject({ stuckFailed: 0, orphansMarked: 0 });
+    expect(await reapOnce(deps(later(5 * 60_000 + 1_000)))).toMatchObject({ stuckFailed: 1, orphansMarked: 0 });
+    expect(await app.store.get('m-stuck')).toMatchObject({ failure: 'stuck-launching' });
+    await waitFor(() => instanceState(instance.instanceId) === 'terminated', { what: 'the stuck machine’s instance to terminate' });
+    await waitFor(async () => (await app.store.get('m-stuck'))?.state === 'terminated', { what: 'the record to close' });
+  });
+
+  it('fails a machine stuck booting with no booter alive, and counts one boot timeout against its zone', async () => {
+    const { app } = await start({ warm: 1, max: 1 }, ['producer']);
+    const booting = await waitFor(async () => (await app.store.list('small', 'booting'))[0], { what: 'a booting machine' });
+    const now = () => booting.launchedAt! + 20_000 + BOOT_MARGIN_MS + 1_000;
+    expect(await reapOnce(deps(now))).toMatchObject({ stuckFailed: 1 });
+    expect(await reapOnce(deps(now))).toMatchObject({ stuckFailed: 0 });
+    expect(await app.store.get(booting.id)).toMatchObject({ failure: 'stuck-booting' });
+    expect((await app.breaker.read([booting.zone], now())).get(booting.zone)).toMatchObject({ outcomes: 1, failures: 1 });
+    expect((await app.counters.read()).boots).toContainEqual({ pool: 'small', zone: booting.zone, result: 'boot-timeout', value: 1 });
+    await waitFor(() => instanceState(booting.instanceId) === 'terminated', { what: 'the stuck instance to terminate' });
+  });
+
+  it('closes a ready machine whose instance was terminated directly in the cloud, and the pool refills', async () => {
+    const { app } = await start({ warm: 1, max: 2 });
+    const [gone] = await ready(1);
+    await rawEc2().send(new TerminateInstancesCommand({ InstanceIds: [gone!.instanceId!] }));
+    expect(await reapOnce(deps())).toMatchObject({ recordsClosed: 1 });
+    expect(await app.store.get(gone!.id)).toMatchObject({ state: 'terminated', failure: 'instance-gone' });
+    await waitFor(async () => (await app.store.list('small', 'ready')).some((m) => m.id !== gone!.id), { what: 'a replacement' });
+  });
+
+  it('keeps a machine whose instance is missing from the listing while describe still knows it', async () => {
+    const { app } = await start({ warm: 1, max: 2 });
+    const [machine] = await ready(1);
+    const blind = override(app.providers.get('sim')!, { listByTags: () => Promise.resolve([]) });
+    // Past the grace for instances the cloud does not know yet: only describe can save it now.
+    const now = later(UNKNOWN_GRACE_MS + 60_000);
+    expect(await reapOnce(deps(now, { providers: new Map([['sim', blind]]) }))).toMatchObject({ recordsClosed: 0 });
+    expect(await app.store.get(machine!.id)).toMatchObject({ state: 'ready' });
+  });
+
+  it('recycles ready machines launched longer ago than maxAge, and the pool refills', async () => {
+    const { app } = await start({ warm: 2, max: 4, maxAge: '1h' });
+    const old = await ready(2);
+    expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ recycled: 2 });
+    for (const m of old) expect(await app.store.get(m.id)).toMatchObject({ retiredFor: 'max-age' });
+    const fresh = await waitFor(async () => {
+      const now = await app.store.list('small', 'ready');
+      return now.length === 2 && now.every((m) => !old.some((o) => o.id === m.id)) ? now : undefined;
+    }, { what: 'two new ready machines' });
+    expect(fresh).toHaveLength(2);
+    await waitFor(() => old.every((m) => instanceState(m.instanceId) === 'terminated'), { what: 'the old instances to terminate' });
+  });
+
+  it('keeps a ready machine whose VM’s uptime claims days when its launch time is recent', async () => {
+    const { app, config } = await start({ warm: 1, max: 2, maxAge: '1h' });
+    const [machine] = (await ready(1)) as [Machine];
+    // The VM runs commands with $HOME/bin first on PATH: make its uptime lie, as a container reports its host's.
+    const bin = join(system!.sim.rootDir, machine.instanceId!, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'uptime'), "#!/bin/sh\necho ' 12:00:00 up 5 days,  3:12,  0 users,  load average: 0.00, 0.00, 0.00'\n");
+    chmodSync(join(bin, 'uptime'), 0o755);
+    const target = { host: machine.address!, port: machine.port!, username: config.ssh.user, privateKey: readFileSync(config.ssh.privateKeyPath), hostKeyFingerprint: machine.hostKeyFingerprint };
+    const session = await connectSsh(target, { timeoutMs: 5_000, loopbackOnly: true });
+    const uptime = await session.exec('uptime', { timeoutMs: 5_000 });
+    session.close();
+    expect(uptime.output).toContain('up 5 days');
+    expect(await reapOnce(deps())).toMatchObject({ recycled: 0 });
+    expect(await app.store.get(machine.id)).toMatchObject({ state: 'ready' });
+  });
+
+  it('reports a lease past maxLeaseDuration and leaves the machine running by default', async () => {
+    const { app, config } = await start({ warm: 1, max: 1, maxLeaseDuration: '1h' });
+    await ready(1);
+    const leased = (await app.store.lease('small', Date.now()))!;
+    const lines: Lines = [];
+    expect(await reapOnce(deps(later(HOUR + 60_000), { lines }))).toMatchObject({ overdueLeases: 1, recycled: 0, recordsClosed: 0 });
+    expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
+    expect(lines.filter((l) => l.level === 50 && l.machineId === leased.id)).toHaveLength(1);
+    expect((await overdueLeases(config.pools[0]!, { store: app.store, now: later(HOUR + 60_000) })).map((m) => m.id)).toEqual([leased.id]);
+    expect(await overdueLeases(config.pools[0]!, { store: app.store, now: Date.now })).toEqual([]);
+    const status = await readStatus({ ...app, config, now: later(HOUR + 60_000) });
+    expect(status.pools[0]!.overdueLeases).toEqual([leased.id]);
+    expect(summarizePool(status.pools[0]!)).toContain('1 lease(s) past maxLeaseDuration');
+  });
+
+  it('terminates a lease past maxLeaseDuration when the pool sets terminateOverdueLeases', async () => {
+    const { app } = await start({ warm: 1, max: 1, maxLeaseDuration: '1h', terminateOverdueLeases: true });
+    await ready(1);
+    const leased = (await app.store.lease('small', Date.now()))!;
+    expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ overdueLeases: 1 });
+    expect(await app.store.get(leased.id)).toMatchObject({ retiredFor: 'lease-overdue' });
+    await waitFor(() => instanceState(leased.instanceId) === 'terminated', { what: 'the overdue lease’s instance to terminate' });
+  });
+});

@@ -1,0 +1,77 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { TAGS } from '../../src/providers/provider.js';
+import type { Status } from '../../src/status.js';
+import { runToEnd } from '../helpers/child.js';
+import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+let system: TestSystem | undefined;
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+});
+afterAll(async () => {
+  await redis.quit();
+});
+afterEach(async () => {
+  await system?.close();
+  system = undefined;
+});
+
+/** What FLUSHALL does to vmpool, confined to this test's keys (the run's redis-server is shared). */
+async function loseEverything(prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) deleted += await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}
+
+const status = async () => ((await (await fetch(`${system!.app.url}/v1/status`)).json()) as Status).pools[0]!;
+
+describe('Redis loss', () => {
+  it('rebuilds the store from the cloud tags: leased machines stay leased and alive, the pool returns to target without launching', async () => {
+    system = await startSystem(onePool({ warm: 3, max: 8 }));
+    const { sim, config, app } = system;
+    await waitFor(async () => (await status()).machines.ready === 3, { what: 'the pool to fill' });
+    const lease = (await (await fetch(`${app.url}/v1/pools/small/leases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string; instanceId: string };
+    await waitFor(async () => (await status()).machines.ready === 3, { what: 'the pool to refill after the lease' });
+    expect(sim.instances().find((i) => i.instanceId === lease.instanceId)?.tags[TAGS.state]).toBe('leased');
+
+    const lostAt = Date.now();
+    expect(await loseEverything(config.redis.prefix)).toBeGreaterThan(0);
+    await waitFor(() => app.epoch.present(), { what: 'the store to be rebuilt (a new epoch)' });
+    expect(await app.store.get(lease.id)).toMatchObject({ state: 'leased', instanceId: lease.instanceId });
+    await waitFor(async () => (await status()).machines.ready === 3, { what: 'the pool back at target', timeoutMs: 30_000 });
+
+    const running = sim.instances().filter((i) => i.state === 'running');
+    expect(running.map((i) => i.instanceId)).toContain(lease.instanceId);
+    expect(sim.instances().filter((i) => i.launchedAt > lostAt)).toEqual([]); // the deficit after the rebuild was 0
+    expect(running).toHaveLength(4);
+
+    const released = await fetch(`${app.url}/v1/leases/${lease.id}`, { method: 'DELETE' });
+    expect(released.status).toBe(200);
+    await waitFor(() => sim.instances().find((i) => i.instanceId === lease.instanceId)?.state === 'terminated', { what: 'the released machine to end' });
+  });
+
+  it('vmpool recover --dry-run shows what a rebuild would recreate, and recover does it', async () => {
+    system = await startSystem(onePool({ warm: 2, max: 4 }));
+    const { app, config } = system;
+    await waitFor(async () => (await status()).machines.ready === 2, { what: 'the pool to fill' });
+    const [victim] = await app.store.list('small', 'ready');
+    await redis.del(`${config.redis.prefix}:machine:${victim!.id}`);
+    const cli = (...args: string[]) => runToEnd('cli.js', ['--url', app.url!, ...args], {});
+    const dry = await cli('recover', '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.output).toContain(`would recreate ${victim!.id} (small, ${victim!.zone}, ${victim!.instanceId}) as booting`);
+    expect(await app.store.get(victim!.id)).toBeUndefined();
+    const real = JSON.parse((await cli('recover', '--json')).output) as { restored: number };
+    expect(real.restored).toBe(1);
+    await waitFor(async () => (await app.store.get(victim!.id))?.state === 'ready', { what: 'the recreated machine to be verified and ready again' });
+  });
+});

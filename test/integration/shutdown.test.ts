@@ -1,0 +1,169 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/local/free-port.js';
+import { createLogger } from '../../src/log.js';
+import { MachineStore } from '../../src/machines/store.js';
+import { LeaseWaiters } from '../../src/pool/lease-waiters.js';
+import { ZoneBreaker } from '../../src/zones/breaker.js';
+import { alive, runWorker, type Child } from '../helpers/child.js';
+import { processConfig, startSimProcess, processHarness } from '../helpers/processes.js';
+import { onePool } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// SIGTERM (a dyno restart) to each role: stop taking work, finish or hand
+// back what is in flight, exit 0 within the grace.
+const { redis, children } = processHarness();
+
+function start(script: string, env: Record<string, string>): Child {
+  const child = runWorker(script, [], env);
+  children.push(child);
+  return child;
+}
+
+/** SIGTERM to the process group, without waiting. */
+function terminate(child: Child): void {
+  process.kill(-child.pid, 'SIGTERM');
+}
+
+/** A simulated VM's working directory: `<tmp>/vmpool-sim-<sim pid>-*\/<instance id>`. */
+function scratchDir(simPid: number, instanceId: string): string | undefined {
+  const root = readdirSync(tmpdir()).find((name) => name.startsWith(`vmpool-sim-${simPid}-`));
+  const dir = root && join(tmpdir(), root, instanceId);
+  return dir && existsSync(dir) ? dir : undefined;
+}
+
+const lines = (child: Child, msg: string) => child.output().split('\n').filter((line) => line.includes(`"msg":"${msg}"`)).length;
+
+/** Raw HTTP/1.1 on one connection, so a request can be sent on it at any moment (pipelined after one in flight). */
+class RawHttp {
+  private readonly socket: Socket;
+  private text = '';
+  readonly closed: Promise<void>;
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (chunk: string) => (this.text += chunk));
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  send(method: string, path: string, body?: string): void {
+    const head = [`${method} ${path} HTTP/1.1`, 'host: 127.0.0.1', ...(body ? ['content-type: application/json', `content-length: ${Buffer.byteLength(body)}`] : [])];
+    this.socket.write(`${head.join('\r\n')}\r\n\r\n${body ?? ''}`);
+  }
+
+  /** Every complete response received so far, in order. */
+  responses(): { status: number; headers: Record<string, string>; body: string }[] {
+    const out: { status: number; headers: Record<string, string>; body: string }[] = [];
+    let rest = this.text;
+    for (;;) {
+      const end = rest.indexOf('\r\n\r\n');
+      if (end < 0) return out;
+      const [statusLine, ...headerLines] = rest.slice(0, end).split('\r\n');
+      const headers = Object.fromEntries(headerLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      const length = Number(headers['content-length'] ?? 0);
+      if (rest.length < end + 4 + length) return out;
+      out.push({ status: Number(statusLine!.split(' ')[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
+      rest = rest.slice(end + 4 + length);
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+describe('graceful shutdown of each role on SIGTERM', () => {
+  it('a booter stopped in the middle of a prepare exits 0 within the grace, leaves the machine unfailed, and another booter makes it ready', async () => {
+    const pc = await processConfig(
+      onePool({ warm: 1, max: 1, bootTimeout: '60s', prepare: { steps: [{ name: 'wait-for-go', run: 'echo $$ >> started; while [ ! -f go ]; do sleep 0.05; done; echo prepared > prepared.txt', timeout: '30s' }] } }),
+    );
+    const store = new MachineStore(redis, pc.prefix);
+    const sim = await startSimProcess(pc.env, children);
+    start('producer.js', pc.env);
+    const first = start('booter.js', pc.env);
+    const machine = await waitFor(async () => (await store.list('small', 'preparing'))[0], { what: 'a machine preparing' });
+    const scratch = await waitFor(() => scratchDir(sim.pid, machine.instanceId!), { what: 'the VM’s scratch folder' });
+    const started = join(scratch, 'started');
+    const runs = () => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').length : 0);
+    await waitFor(() => runs() === 1, { what: 'the prepare step to be running' });
+
+    const signalled = performance.now();
+    terminate(first);
+    const code = await first.exited;
+    const tookMs = performance.now() - signalled;
+    expect(code).toBe(0);
+    expect(tookMs).toBeLessThan(pc.config.shutdown.grace + 3_000);
+    expect(first.output()).toContain('"msg":"jobs still running at the end of the grace period; handing them back"');
+    // Handed back, not failed: the boot was cut short by the shutdown, not by the machine or its zone.
+    const handedBack = await store.get(machine.id);
+    expect(handedBack).toMatchObject({ state: 'preparing' });
+    expect(handedBack?.failure).toBeUndefined();
+
+    const second = start('booter.js', pc.env);
+    await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again', timeoutMs: 15_000 });
+    writeFileSync(join(scratch, 'go'), '');
+    await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready' });
+    // The store changes before the log line is written and read from the pipe: wait for the line, not just the state.
+    await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"machine ready"`));
+    const breaker = new ZoneBreaker(redis, pc.prefix, pc.config.breaker, createLogger({ level: 'silent', pretty: false }));
+    expect((await breaker.read([machine.zone], Date.now())).get(machine.zone)).toMatchObject({ outcomes: 1, failures: 0 });
+  });
+
+  it('the api answers 503 to a request that arrives after SIGTERM while an in-flight lease keeps it closing, then answers the lease and exits 0', async () => {
+    const port = await freePort();
+    const pc = await processConfig({ http: { port }, ...onePool({ warm: 0, max: 1 }) });
+    const api = start('api.js', pc.env);
+    await api.waitForLine(/vmpool started/);
+    const http = new RawHttp(port);
+    try {
+      // No producer runs: the lease waits its whole 3s, holding the connection (and the api's close) open.
+      http.send('POST', '/v1/pools/small/leases', '{"wait":"3s"}');
+      await waitFor(async () => (await redis.zcard(`${pc.prefix}:waiting:small`)) === 1, { what: 'the lease to be waiting' });
+      terminate(api);
+      await api.waitForLine(/"msg":"shutting down"/);
+      http.send('GET', '/v1/status');
+      await http.closed;
+      const [lease, late] = http.responses();
+      expect(lease).toMatchObject({ status: 503 });
+      expect(JSON.parse(lease!.body)).toMatchObject({ error: 'no-machine' });
+      // A 503 that tells a load balancer to move on, and says why.
+      expect(late).toMatchObject({ status: 503, headers: { connection: 'close' } });
+      expect(JSON.parse(late!.body)).toMatchObject({ error: 'shutting-down' });
+      expect(alive(api.pid)).toBe(true);
+    } finally {
+      http.destroy();
+    }
+    expect(await api.exited).toBe(0);
+  });
+
+  it('a second SIGTERM to a producer still closing is harmless: logged once as shutting down, once as already shutting down, exit 0', async () => {
+    const pc = await processConfig(onePool({ warm: 0, max: 1 }));
+    const store = new MachineStore(redis, pc.prefix);
+    const sim = await startSimProcess(pc.env, children);
+    const producer = start('producer.js', pc.env);
+    await producer.waitForLine(/vmpool started/);
+    // A frozen cloud keeps a launch in flight, so the producer is still closing when the second signal comes.
+    process.kill(sim.pid, 'SIGSTOP');
+    try {
+      await new LeaseWaiters(redis, pc.prefix).start('small', 'test-demand', Date.now() + 60_000);
+      const launching = await waitFor(async () => (await store.list('small', 'launching'))[0], { what: 'a launch in flight' });
+      terminate(producer);
+      await producer.waitForLine(/"msg":"shutting down"/);
+      terminate(producer);
+      await producer.waitForLine(/"msg":"already shutting down"/);
+      expect(alive(producer.pid)).toBe(true);
+      process.kill(sim.pid, 'SIGCONT');
+      expect(await producer.exited).toBe(0);
+      // The launch in flight was finished, not dropped: its machine has its instance and waits for a booter.
+      expect(await store.get(launching.id)).toMatchObject({ state: 'booting', instanceId: expect.any(String) as string });
+    } finally {
+      process.kill(sim.pid, 'SIGCONT');
+    }
+    expect([lines(producer, 'shutting down'), lines(producer, 'already shutting down'), lines(producer, 'stopped')]).toEqual([1, 1, 1]);
+  });
+});

@@ -1,0 +1,96 @@
+import { Command } from 'commander';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addSimCommands } from '../../src/cli/sim-commands.js';
+import { freePort } from '../../src/local/free-port.js';
+import { startTestSim } from '../helpers/sim-ec2.js';
+import type { Cleanups } from '../helpers/sim-vm.js';
+
+const cleanups: Cleanups = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `vmpool <args>` on a fresh program whose default sim URL is `simUrl`; resolves with what it printed. */
+async function vmpool(simUrl: string, ...args: string[]): Promise<string> {
+  const printed: string[] = [];
+  const program = new Command('vmpool').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  addSimCommands(program, { simUrl: (flags) => flags.simUrl ?? simUrl, print: (line) => printed.push(line) });
+  await program.parseAsync(args, { from: 'user' });
+  return printed.join('\n');
+}
+
+async function deadUrl(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`;
+}
+
+describe('vmpool sim', () => {
+  it('sets a fault with a flag given without a value as 1.0, accepting sim/zone-b, and prints the zone', async () => {
+    const { sim } = await startTestSim(cleanups);
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'sim/zone-b', '--boot-fail')).toBe('zone-b: boot-fail 100%');
+    expect(sim.faults.forZone('zone-b')).toEqual({ bootFail: 1 });
+  });
+
+  it('adds to the faults a zone has, and --clear starts from healthy', async () => {
+    const { sim } = await startTestSim(cleanups);
+    await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--slow-boot', '20s');
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--capacity-error', '0.25', '--launch-error', '0.5')).toBe(
+      'zone-a: capacity-error 25%, launch-error 50%, slow-boot 20s',
+    );
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear', '--ssh-hang', '0.5')).toBe('zone-a: ssh-hang 50%');
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear')).toBe('zone-a: healthy');
+    expect(sim.faults.all()).toEqual([]);
+  });
+
+  it('prints the API JSON with --json', async () => {
+    const { sim } = await startTestSim(cleanups);
+    const out = await vmpool(sim.endpoint, 'sim', 'fault', 'zone-c', '--ssh-hang', '--slow-boot', '1m', '--json');
+    expect(JSON.parse(out)).toEqual({ zone: 'zone-c', faults: { sshHang: 1, slowBootMs: 60_000 } });
+  });
+
+  it('lists every zone and its faults as a table, or as the API JSON', async () => {
+    const { sim } = await startTestSim(cleanups);
+    sim.faults.set('zone-b', { bootFail: 1, slowBootMs: 20_000 });
+    expect((await vmpool(sim.endpoint, 'sim', 'faults')).split('\n')).toEqual([
+      'ZONE    CAPACITY-ERROR  LAUNCH-ERROR  BOOT-FAIL  SSH-HANG  SLOW-BOOT',
+      'zone-a  -               -             -          -         -',
+      'zone-b  -               -             100%       -         20s',
+      'zone-c  -               -             -          -         -',
+    ]);
+    expect(JSON.parse(await vmpool(sim.endpoint, 'sim', 'faults', '--json'))).toEqual({
+      zones: [{ zone: 'zone-a', faults: {} }, { zone: 'zone-b', faults: { bootFail: 1, slowBootMs: 20_000 } }, { zone: 'zone-c', faults: {} }],
+    });
+  });
+
+  it('talks to the sim named by --sim-url, before or after the subcommand', async () => {
+    const { sim } = await startTestSim(cleanups);
+    const dead = await deadUrl();
+    await vmpool(dead, 'sim', '--sim-url', sim.endpoint, 'fault', 'zone-a', '--launch-error');
+    await vmpool(dead, 'sim', 'fault', 'zone-b', '--capacity-error', '--sim-url', sim.endpoint);
+    expect(sim.faults.all()).toEqual([
+      { zone: 'zone-a', faults: { launchError: 1 } },
+      { zone: 'zone-b', faults: { capacityError: 1 } },
+    ]);
+  });
+
+  it('says how to start the sim when nothing answers at its URL', async () => {
+    const dead = await deadUrl();
+    await expect(vmpool(dead, 'sim', 'faults')).rejects.toThrow(
+      `cannot reach the simulated cloud at ${dead}; is npm start (or npm run sim) running? Set --sim-url or VMPOOL_SIM_URL otherwise.`,
+    );
+  });
+
+  it("shows the sim API's message for an unknown zone", async () => {
+    const { sim } = await startTestSim(cleanups);
+    await expect(vmpool(sim.endpoint, 'sim', 'fault', 'zone-x', '--boot-fail')).rejects.toMatchObject({
+      status: 404,
+      message: 'no zone "zone-x" in this cloud; its zones are zone-a, zone-b, zone-c',
+    });
+  });
+
+  it('refuses a probability outside 0..1 and a malformed duration before calling the sim', async () => {
+    const dead = await deadUrl();
+    await expect(vmpool(dead, 'sim', 'fault', 'zone-a', '--boot-fail', '2')).rejects.toThrow(/expected a probability from 0 to 1, got "2"/);
+    await expect(vmpool(dead, 'sim', 'fault', 'zone-a', '--slow-boot', 'soon')).rejects.toThrow(/expected a duration like "20s" or "2m", got "soon"/);
+  });
+});

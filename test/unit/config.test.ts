@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config.js';
+import { mergeDeep, rawDefaults } from '../helpers/test-config.js';
+
+function problemsOf(overrides: Record<string, unknown>): string[] {
+  try {
+    parseConfig(mergeDeep(rawDefaults(), overrides), { baseDir: '/srv/vmpool' });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+const pool = (extra: Record<string, unknown>) => ({ ...(rawDefaults().pools as Record<string, unknown>[])[0], ...extra });
+
+describe('parseConfig', () => {
+  it('accepts the shipped defaults, with durations in ms and pool zones filled in', () => {
+    const config = parseConfig(rawDefaults(), { baseDir: '/srv/vmpool' });
+    expect(config.producer.reconcileEvery).toBe(5_000);
+    expect(config.pools.map((p) => p.name)).toEqual(['small', 'large']);
+    expect(config.pools[0]!.zones).toEqual(['sim/zone-a', 'sim/zone-b', 'sim/zone-c']);
+    expect(config.pools[0]!.prepare.steps[0]!.timeout).toBe(10_000);
+    expect(config.ssh.privateKeyPath).toBe('/srv/vmpool/.vmpool/keys/id_ed25519');
+  });
+
+  it('returns a frozen object', () => {
+    const config = parseConfig(rawDefaults());
+    expect(Object.isFrozen(config.pools[0])).toBe(true);
+  });
+
+  it('names an unknown key, so typos do not pass silently', () => {
+    expect(problemsOf({ producer: { reconcileEvry: '5s' } })).toEqual(['producer.reconcileEvry: unknown key']);
+  });
+
+  it('names a bad duration with what was given', () => {
+    expect(problemsOf({ producer: { reconcileEvery: '5 minutes' } })).toEqual([
+      'producer.reconcileEvery: expected a duration like "30s" or "5m", got "5 minutes"',
+    ]);
+  });
+
+  it('names a bad number with its array index', () => {
+    expect(problemsOf({ pools: [pool({ warm: 'three' })] })).toEqual(['pools.0.warm: expected a whole number >= 0, got "three"']);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = problemsOf({ pools: [pool({ warm: -1, max: 1.5, wram: 2 })], booter: { concurrency: 0 } });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'pools.0.wram: unknown key',
+        'pools.0.warm: expected a whole number >= 0, got -1',
+        'pools.0.max: expected a whole number >= 0, got 1.5',
+        'booter.concurrency: expected a whole number >= 1, got 0',
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
+  it('rejects a pool naming an unknown provider or zone, and warm above max', () => {
+    expect(problemsOf({ pools: [pool({ provider: 'nope' })] })).toEqual(['pools.0.provider: no provider named "nope"']);
+    expect(problemsOf({ pools: [pool({ zones: ['sim/zone-z'] })] })).toEqual([
+      'pools.0.zones.0: expected one of sim/zone-a, sim/zone-b, sim/zone-c, got "sim/zone-z"',
+    ]);
+    expect(problemsOf({ pools: [pool({ warm: 5, max: 2 })] })).toEqual(['pools.0.warm: expected at most max (2), got 5']);
+  });
+
+  it('names a schedule entry whose cron pattern does not parse', () => {
+    const problems = problemsOf({ pools: [pool({ schedule: [{ cron: '0 20 * * 1-5', warm: 1 }, { cron: 'every night', warm: 0 }] })] });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^pools\.0\.schedule\.1\.cron: expected a cron pattern like "0 20 \* \* 1-5" in time zone UTC, got "every night"/);
+  });
+
+  it('requires a token when the environment requires one', () => {
+    expect(problemsOf({ http: { requireToken: true } })).toEqual(['http.token: required when http.requireToken is true (set API_TOKEN)']);
+  });
+
+  it('rejects a key prefix without a Redis Cluster hash tag', () => {
+    expect(problemsOf({ redis: { prefix: 'vmpool' } })).toEqual(['redis.prefix: expected a hash tag like "{vmpool}", got "vmpool"']);
+  });
+});

@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { CloudApiUnavailableError, GuardedProvider, isEndpointFailure } from '../../src/providers/guarded-provider.js';
+import type { Instance, LaunchRequest, Provider } from '../../src/providers/provider.js';
+
+const options = { timeout: 1_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeout: 10_000 };
+const request: LaunchRequest = { machineId: 'm-1', pool: 'linux', zone: 'us-east-1a', imageId: 'ami-1', instanceType: 'c7i.large', tags: {} };
+const instance: Instance = { instanceId: 'i-0123456789abcdef0', state: 'pending', zone: 'us-east-1a', instanceType: 'c7i.large', imageId: 'ami-1', launchedAt: 0, tags: {} };
+
+/** Built the way the SDK builds a service error: name from the error code, fault and status from the response. */
+const sdkError = (name: string, status: number) =>
+  Object.assign(new Error(`${name} (simulated)`), { name, $fault: status < 500 ? 'client' : 'server', $metadata: { httpStatusCode: status } });
+/** What reaches the caller when no HTTP answer came: Node's code, and the SDK's retry metadata without a status. */
+const networkError = (code: string) => Object.assign(new Error(`connect ${code} 10.0.0.1:443`), { code, $metadata: { attempts: 5, totalRetryDelay: 900 } }); // message text only: never dial it
+
+function fakeProvider() {
+  return {
+    name: 'aws-east',
+    zones: () => ['us-east-1a', 'us-east-1b'],
+    launch: vi.fn<Provider['launch']>(() => Promise.resolve(instance)),
+    describe: vi.fn<Provider['describe']>(() => Promise.resolve(new Map())),
+    terminate: vi.fn<Provider['terminate']>(() => Promise.resolve(new Set())),
+    listByTags: vi.fn<Provider['listByTags']>(() => Promise.resolve([])),
+    tag: vi.fn<Provider['tag']>(() => Promise.resolve()),
+    close: vi.fn(),
+  } satisfies Provider;
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  component?: string;
+  provider?: string;
+  lastError?: string;
+}
+
+let guards: GuardedProvider[] = [];
+function guarded(inner: Provider, lines: LogLine[] = []) {
+  const destination = { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) };
+  const guard = new GuardedProvider(inner, options, createLogger({ level: 'info', pretty: false, destination }));
+  guards.push(guard);
+  return guard;
+}
+
+async function open(guard: GuardedProvider, inner: ReturnType<typeof fakeProvider>) {
+  inner.launch.mockRejectedValueOnce(sdkError('InternalError', 500)).mockRejectedValueOnce(sdkError('Unavailable', 503));
+  inner.describe.mockRejectedValueOnce(networkError('ECONNREFUSED'));
+  await expect(guard.launch(request)).rejects.toMatchObject({ name: 'InternalError' });
+  await expect(guard.launch(request)).rejects.toMatchObject({ name: 'Unavailable' });
+  await expect(guard.describe(['i-1'])).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  for (const guard of guards) guard.close();
+  guards = [];
+  vi.useRealTimers();
+});
+
+describe('isEndpointFailure', () => {
+  it.each([
+    ['a 500 InternalError', true, sdkError('InternalError', 500)],
+    ['a 503 without a known name', true, sdkError('ServiceUnavailable', 503)],
+    ['a server fault without a status', true, Object.assign(new Error('x'), { $fault: 'server' })],
+    ['a refused connection after SDK retries', true, networkError('ECONNREFUSED')],
+    ['a raw socket reset', true, Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ['the SDK socket timeout', true, Object.assign(new Error('timed out'), { name: 'TimeoutError' })],
+    ['a capacity error, sent by EC2 as a 500', false, sdkError('InsufficientInstanceCapacity', 500)],
+    ['RequestLimitExceeded, sent by EC2 as a 503', false, sdkError('RequestLimitExceeded', 503)],
+    ['Throttling', false, sdkError('Throttling', 400)],
+    ['an unknown instance id', false, sdkError('InvalidInstanceID.NotFound', 400)],
+    ['an auth failure', false, sdkError('AuthFailure', 401)],
+    ['a 429 of any name', false, sdkError('SlowDown', 429)],
+    ['a provider error raised before any call', false, new Error('provider aws-east has no zone "x"')],
+  ])('%s: endpoint failure %s', (_what, expected, err) => {
+    expect(isEndpointFailure(err)).toBe(expected);
+  });
+});
+
+describe('GuardedProvider', () => {
+  it('opens after volumeThreshold endpoint failures, then fails fast without calling the provider', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    await open(guard, inner);
+    expect(guard.isAvailable()).toBe(false);
+    expect(guard.state()).toBe('open');
+
+    const refused = await guard.launch(request).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(CloudApiUnavailableError);
+    expect(refused).toMatchObject({ name: 'CloudApiUnavailable', provider: 'aws-east', reason: 'open', message: expect.stringContaining('aws-east') as unknown });
+    await expect(guard.listByTags({ pool: 'linux' })).rejects.toThrow(CloudApiUnavailableError);
+    expect(inner.launch).toHaveBeenCalledTimes(2);
+    expect(inner.listByTags).not.toHaveBeenCalled();
+  });
+
+  it('stays closed at exactly errorThresholdPercentage: opossum opens only above it', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    await guard.launch(request);
+    await guard.launch(request);
+    inner.launch.mockRejectedValue(sdkError('InternalError', 500));
+    await expect(guard.launch(request)).rejects.toThrow('InternalError');
+    await expect(guard.launch(request)).rejects.toThrow('InternalError');
+    expect(guard.isAvailable()).toBe(true);
+  });
+
+  it('never opens on capacity errors, throttling or unknown ids, and hands them to the caller unchanged', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    const answers = [sdkError('InsufficientInstanceCapacity', 500), sdkError('RequestLimitExceeded', 503), sdkError('InvalidInstanceID.NotFound', 400), sdkError('InvalidParameterValue', 400)];
+    for (let round = 0; round < 3; round++) {
+      for (const err of answers) {
+        inner.terminate.mockRejectedValueOnce(err);
+        await expect(guard.terminate(['i-1'])).rejects.toBe(err);
+      }
+    }
+    expect(guard.isAvailable()).toBe(true);
+    expect(inner.terminate).toHaveBeenCalledTimes(12);
+  });
+
+  it('after resetTimeout lets one trial call through, and its success closes the breaker', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    await open(guard, inner);
+    await vi.advanceTimersByTimeAsync(options.resetTimeout);
+    expect(guard.state()).toBe('half-open');
+    expect(guard.isAvailable()).toBe(true);
+
+    let answer!: (value: Instance) => void;
+    inner.launch.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
+    const trial = guard.launch(request);
+    expect(guard.isAvailable()).toBe(false);
+    await expect(guard.launch(request)).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'open' });
+    expect(inner.launch).toHaveBeenCalledTimes(3);
+
+    answer(instance);
+    await expect(trial).resolves.toBe(instance);
+    expect(guard.state()).toBe('closed');
+    expect(guard.isAvailable()).toBe(true);
+    await expect(guard.launch(request)).resolves.toBe(instance);
+  });
+
+  it('opens again when the trial call fails', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    await open(guard, inner);
+    await vi.advanceTimersByTimeAsync(options.resetTimeout);
+    inner.launch.mockRejectedValueOnce(networkError('ECONNRESET'));
+    await expect(guard.launch(request)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(guard.state()).toBe('open');
+    expect(guard.isAvailable()).toBe(false);
+  });
+
+  it('rejects a call slower than timeout and counts it as a failure', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    inner.describe.mockImplementation(() => new Promise(() => undefined));
+    const calls = Promise.allSettled([guard.describe(['i-1']), guard.describe(['i-2']), guard.describe(['i-3'])]);
+    await vi.advanceTimersByTimeAsync(options.timeout);
+    for (const result of await calls) {
+      expect(result).toMatchObject({ status: 'rejected', reason: { name: 'CloudApiUnavailable', reason: 'timeout' } });
+    }
+    expect(guard.state()).toBe('open');
+  });
+
+  it('logs each state change once: warn with the provider on open, info on half-open and close', async () => {
+    const inner = fakeProvider();
+    const lines: LogLine[] = [];
+    const guard = guarded(inner, lines);
+    await open(guard, inner);
+    await expect(guard.launch(request)).rejects.toThrow(CloudApiUnavailableError);
+    await vi.advanceTimersByTimeAsync(options.resetTimeout);
+    await guard.launch(request);
+
+    const guardLines = lines.filter((l) => l.component === 'cloud-api-guard');
+    expect(guardLines.map((l) => l.level)).toEqual([40, 30, 30]);
+    expect(guardLines[0]).toMatchObject({ provider: 'aws-east', lastError: expect.stringContaining('ECONNREFUSED') as unknown });
+  });
+
+  it('delegates name and zones, and close shuts the breaker and the provider down', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    expect(guard.name).toBe('aws-east');
+    expect(guard.zones()).toEqual(['us-east-1a', 'us-east-1b']);
+    guard.close();
+    expect(inner.close).toHaveBeenCalledOnce();
+    expect(guard.isAvailable()).toBe(false);
+    await expect(guard.launch(request)).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'shutdown' });
+    expect(inner.launch).not.toHaveBeenCalled();
+  });
+});

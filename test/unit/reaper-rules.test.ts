@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { Machine } from '../../src/machines/machine.js';
+import { BOOT_MARGIN_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const pool: ReaperPool = {
+  bootTimeout: 5 * MIN,
+  prepare: { steps: [{ name: 'a', run: 'true', timeout: 2 * MIN }, { name: 'b', run: 'true', timeout: 3 * MIN }] },
+  maxAge: 12 * HOUR,
+  maxLeaseDuration: 6 * HOUR,
+  terminateOverdueLeases: false,
+};
+const reaper = { every: 30_000, stuckAfter: 5 * MIN };
+const T0 = 1_800_000_000_000;
+
+function machine(state: Machine['state'], extra: Partial<Machine> = {}): Machine {
+  return { id: 'm-1', pool: 'small', zone: 'sim/zone-a', state, stateSince: T0, createdAt: T0, instanceType: 't3.small', imageId: 'ami-1', ...extra };
+}
+const at = (now: number, fates?: Map<string, InstanceFate>) => ({ now, reaper, fates });
+
+describe('judge', () => {
+  it('fails requested and launching machines only after stuckAfter in that state', () => {
+    for (const state of ['requested', 'launching'] as const) {
+      expect(judge(machine(state), pool, at(T0 + 5 * MIN))).toBeUndefined();
+      expect(judge(machine(state), pool, at(T0 + 5 * MIN + 1))).toEqual({ kind: 'stuck' });
+    }
+  });
+
+  it('gives a booting machine bootTimeout plus a margin from its launch time', () => {
+    const booting = machine('booting', { launchedAt: T0, stateSince: T0 + MIN });
+    expect(judge(booting, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(booting, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
+  });
+
+  it('gives a preparing machine the prepare steps’ timeouts on top of its boot deadline', () => {
+    const preparing = machine('preparing', { launchedAt: T0 });
+    expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
+  });
+
+  it('restarts terminations of terminating and failed machines after stuckAfter', () => {
+    for (const state of ['terminating', 'failed'] as const) {
+      expect(judge(machine(state), pool, at(T0 + 5 * MIN))).toBeUndefined();
+      expect(judge(machine(state), pool, at(T0 + 6 * MIN))).toEqual({ kind: 'retry-termination' });
+    }
+  });
+
+  it('recycles a ready machine by its launch time, however recently it became ready', () => {
+    const ready = machine('ready', { launchedAt: T0, stateSince: T0 + 12 * HOUR });
+    expect(judge(ready, pool, at(T0 + 12 * HOUR))).toBeUndefined();
+    expect(judge(ready, pool, at(T0 + 12 * HOUR + 1))).toEqual({ kind: 'too-old' });
+  });
+
+  it('never recycles a ready machine without a recorded launch time', () => {
+    expect(judge(machine('ready'), pool, at(T0 + 100 * HOUR))).toBeUndefined();
+  });
+
+  it('reports a lease past maxLeaseDuration from leasedAt, terminating it only when the pool says so', () => {
+    const leased = machine('leased', { launchedAt: T0 - 20 * HOUR, leasedAt: T0 });
+    expect(judge(leased, pool, at(T0 + 6 * HOUR))).toBeUndefined();
+    expect(judge(leased, pool, at(T0 + 6 * HOUR + 1))).toEqual({ kind: 'overdue-lease', terminate: false });
+    expect(judge(leased, { ...pool, terminateOverdueLeases: true }, at(T0 + 6 * HOUR + 1))).toEqual({ kind: 'overdue-lease', terminate: true });
+  });
+
+  it('closes machines whose instance ended, before any deadline', () => {
+    for (const fate of ['terminated', 'shutting-down'] as const) {
+      for (const state of ['booting', 'preparing', 'ready', 'leased'] as const) {
+        const m = machine(state, { instanceId: 'i-1', launchedAt: T0, leasedAt: T0 });
+        expect(judge(m, pool, at(T0 + 1, new Map([['i-1', fate]])))).toEqual({ kind: 'vanished', fate });
+      }
+    }
+  });
+
+  it('takes an instance the cloud does not know as gone only after the consistency grace', () => {
+    const m = machine('booting', { instanceId: 'i-1', launchedAt: T0 });
+    const fates = new Map<string, InstanceFate>([['i-1', 'unknown']]);
+    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS, fates))).toBeUndefined();
+    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS + 1, fates))).toEqual({ kind: 'vanished', fate: 'unknown' });
+  });
+
+  it('closes nothing for a provider that could not be asked', () => {
+    const m = machine('ready', { instanceId: 'i-1', launchedAt: T0 });
+    expect(judge(m, pool, at(T0 + MIN, undefined))).toBeUndefined();
+  });
+});
+
+describe('planOrphans', () => {
+  it('marks an unknown instance the first time it is seen, and terminates it only once the mark is old enough', () => {
+    expect(planOrphans(['i-1'], {}, 1_000, 15_000)).toEqual({ mark: ['i-1'], terminate: [], forget: [] });
+    expect(planOrphans(['i-1'], { 'i-1': 1_000 }, 15_999, 15_000)).toEqual({ mark: [], terminate: [], forget: [] });
+    expect(planOrphans(['i-1'], { 'i-1': 1_000 }, 16_000, 15_000)).toEqual({ mark: [], terminate: ['i-1'], forget: [] });
+  });
+
+  it('forgets the mark of an instance that is known again or gone', () => {
+    expect(planOrphans(['i-2'], { 'i-1': 1_000 }, 2_000, 15_000)).toEqual({ mark: ['i-2'], terminate: [], forget: ['i-1'] });
+  });
+});

@@ -1,0 +1,3 @@
+import { runRoles } from '../src/run.js';
+
+await runRoles(['web']);
