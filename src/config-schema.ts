@@ -179,6 +179,8 @@ export const configSchema = z
       concurrency: wholeNumber(1),
       /** One batched DescribeInstances per tick covers every booting machine. */
       describeEvery: duration(),
+      /** A boot resumed after its booter died gets at least this long from the resume to reach the machine. */
+      resumeWindow: duration(),
     }),
     breaker: z.strictObject({
       /** Outcomes older than this no longer count. */

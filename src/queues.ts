@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 
 export interface ReconcileJob { pool: string }
 export interface MachineJob { machineId: string }
@@ -57,15 +58,24 @@ export async function requestReconcile(queues: Queues, pool: string): Promise<vo
 
 /**
  * Enqueues a machine's job again unless one with its id is still pending
- * (waiting, backing off, running). A job that finished or gave up keeps its
- * id for a while, which would make a plain add with that id a no-op: it is
- * removed first. Returns false when one was still pending.
+ * (waiting, backing off, or running in a live worker). A job that finished or
+ * gave up keeps its id for a while, which would make a plain add with that id
+ * a no-op: it is removed first. So is an active job whose lock has expired:
+ * its worker died, and BullMQ's stall check would only hand it on later.
+ * Returns false when one was still pending.
  */
-export async function addFresh(queue: Queue<MachineJob>, name: string, machineId: string): Promise<boolean> {
+export async function addFresh(redis: Redis, queue: Queue<MachineJob>, name: string, machineId: string): Promise<boolean> {
   const job = await queue.getJob(machineId);
   const state = job ? await job.getState() : 'unknown';
-  if (state === 'failed' || state === 'completed') await job!.remove();
-  else if (state !== 'unknown') return false;
+  if (state === 'failed' || state === 'completed' || (state === 'active' && !(await isLocked(redis, queue, machineId)))) {
+    // Removal refuses a job a worker has locked meanwhile: then it is pending after all.
+    if (!(await job!.remove().then(() => true, () => false))) return false;
+  } else if (state !== 'unknown') return false;
   await queue.add(name, { machineId }, { jobId: machineId });
   return true;
+}
+
+/** BullMQ keeps a running job's lock at `<job key>:lock` while its worker lives. */
+async function isLocked(redis: Redis, queue: Queue<MachineJob>, jobId: string): Promise<boolean> {
+  return (await redis.exists(`${queue.toKey(jobId)}:lock`)) === 1;
 }

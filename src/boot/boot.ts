@@ -53,9 +53,12 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   const pool = deps.config.pools.find((p) => p.name === machine.pool);
   const log = deps.logger.child({ machineId: id, pool: machine.pool, zone: machine.zone });
   if (!pool) return void (await fail(machine, new BootFailure('boot-error', `pool ${machine.pool} is no longer configured`), deps, log));
-  const deadline = (machine.launchedAt ?? machine.createdAt) + pool.bootTimeout;
+  const resumedAt = await deps.store.beginBoot(id, deps.now());
+  // A takeover's lateness is the dead booter's, not the machine's: it gets a fresh window, and slowness counts from now.
+  const deadline = Math.max((machine.launchedAt ?? machine.createdAt) + pool.bootTimeout, (resumedAt ?? 0) + deps.config.booter.resumeWindow);
+  if (resumedAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'boot taken over from another booter');
   let session: SshSession | undefined;
-  const stopWatching = await watchForSlowBoot(machine, deps, log);
+  const stopWatching = await watchForSlowBoot(machine, deps, log, resumedAt);
   try {
     session = await reachMachine(machine, deadline, deps, signal);
     const open = session;
@@ -66,7 +69,7 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
     const ready = await deps.store.transition(id, 'ready', deps.now(), {}, ['preparing']);
     if (!ready.ok) return;
     stopWatching();
-    await reportBootOutcome(machine, 'ready', deps);
+    await reportBootOutcome(machine, 'ready', deps, { resumed: resumedAt !== undefined });
     log.info({ bootMs: deps.now() - (machine.launchedAt ?? machine.createdAt) }, 'machine ready');
   } catch (err) {
     // Shutdown cut the boot short: the machine is fine, another booter takes it over.

@@ -11,25 +11,28 @@ export type ZoneReportDeps = Pick<AppDeps, 'store' | 'queues' | 'breaker' | 'cou
 /**
  * Tells the zone's breaker how a boot ended, once per machine: the first
  * report wins (a slow boot already counted against the zone; a redelivered
- * job). Ready boots that were never slow feed the median that defines slow.
+ * job). Ready boots that were never slow, nor taken over from another booter
+ * (their time includes the hand-over), feed the median that defines slow.
  */
-export async function reportBootOutcome(machine: Machine, outcome: BootOutcome, deps: ZoneReportDeps): Promise<void> {
+export async function reportBootOutcome(machine: Machine, outcome: BootOutcome, deps: ZoneReportDeps, { resumed = false } = {}): Promise<void> {
   await deps.counters.boot(machine.pool, machine.zone, outcome);
   const verdict = BOOT_VERDICTS[outcome];
   if (verdict === 'not-zone' || !(await deps.store.claimOutcome(machine.id))) return;
   await deps.breaker.record(machine.zone, verdict === 'healthy' ? 'ok' : 'bad', { probe: machine.probe === 1, now: deps.now() });
-  if (outcome === 'ready') await deps.bootTimes.record(deps.now() - (machine.launchedAt ?? machine.createdAt));
+  if (outcome === 'ready' && !resumed) await deps.bootTimes.record(deps.now() - (machine.launchedAt ?? machine.createdAt));
 }
 
 /**
  * Counts a boot as slow (a failure of its zone) the moment it outlives three
  * times the recent median boot, so a zone whose machines hang is avoided
  * before their boot deadlines expire, and lets the pool launch a replacement
- * meanwhile. Returns the cancel function.
+ * meanwhile. A boot taken over from another booter (`resumedAt`) is timed
+ * from the takeover: the hand-over's delay is not the zone's. Returns the
+ * cancel function.
  */
-export async function watchForSlowBoot(machine: Machine, deps: ZoneReportDeps, log: Logger): Promise<() => void> {
+export async function watchForSlowBoot(machine: Machine, deps: ZoneReportDeps, log: Logger, resumedAt?: number): Promise<() => void> {
   const slowAfter = await deps.bootTimes.slowAfter();
-  const delay = Math.max(0, (machine.launchedAt ?? machine.createdAt) + slowAfter - deps.now());
+  const delay = Math.max(0, (resumedAt ?? machine.launchedAt ?? machine.createdAt) + slowAfter - deps.now());
   const timer = setTimeout(() => {
     void (async () => {
       // Only a machine still booting is marked; the mark frees its place in the warm target.

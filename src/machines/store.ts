@@ -39,7 +39,7 @@ interface StoreScripts {
   vmpoolRestore(key: string, prefix: string, ...fields: string[]): Promise<number>;
 }
 
-const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe']);
+const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt']);
 
 /**
  * The machine registry in Redis. Every transition is one compare-and-set
@@ -125,6 +125,18 @@ export class MachineStore {
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, String(v)]);
     return (await this.redis.vmpoolRestore(this.key(machine.id), this.prefix, ...fields)) === 1;
+  }
+
+  /**
+   * Records that a boot attempt starts now. Returns the time of the resume when
+   * an earlier attempt had started (this one takes over from a booter that
+   * died or shut down), undefined for the first attempt. Only the boot job's
+   * holder calls it, so the two steps need no atomicity.
+   */
+  async beginBoot(id: string, now: number): Promise<number | undefined> {
+    if ((await this.redis.hsetnx(this.key(id), 'bootStartedAt', String(now))) === 1) return undefined;
+    await this.redis.hset(this.key(id), 'bootResumedAt', String(now));
+    return now;
   }
 
   /** Marks a booting machine slow (once): it no longer counts toward the warm target. */

@@ -6,10 +6,10 @@ import { addFresh } from '../queues.js';
 import { requestTermination } from './terminate.js';
 import type { InstanceFate, Verdict } from './reaper-rules.js';
 
-export type ActionDeps = Pick<AppDeps, 'store' | 'queues' | 'counters' | 'breaker' | 'logger' | 'now'> & { bootTimes: BootTimes };
+export type ActionDeps = Pick<AppDeps, 'redis' | 'store' | 'queues' | 'counters' | 'breaker' | 'logger' | 'now'> & { bootTimes: BootTimes };
 
 /** The summary counter an action adds to; undefined when nothing changed (a race lost to a booter or a lease is not an error). */
-export type Counted = 'stuckFailed' | 'recordsClosed' | 'recycled' | 'overdueLeases' | 'terminationsRetried';
+export type Counted = 'stuckFailed' | 'recordsClosed' | 'recycled' | 'overdueLeases' | 'terminationsRetried' | 'bootsResumed';
 
 const BOOTING: ReadonlySet<string> = new Set(['booting', 'preparing']);
 
@@ -26,6 +26,11 @@ export async function act(machine: Machine, verdict: Verdict, deps: ActionDeps):
       return failStuck(machine, deps);
     case 'retry-termination':
       return retryTermination(machine, deps);
+    case 'check-boot-job': {
+      const resumed = await addFresh(deps.redis, deps.queues.boot, 'boot', machine.id);
+      if (resumed) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: booting machine had no live boot job; started its boot again');
+      return resumed ? 'bootsResumed' : undefined;
+    }
     case 'too-old': {
       const recycled = await requestTermination(machine.id, deps, { retiredFor: 'max-age' }, ['ready']);
       if (recycled) log(deps, machine).info({ launchedAt: machine.launchedAt }, 'reaper: recycling a ready machine past the pool’s maxAge');
@@ -67,7 +72,7 @@ async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | 
 
 async function retryTermination(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
   // Failed but never handed to termination (a crash between the two steps).
-  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await addFresh(deps.queues.terminate, 'terminate', machine.id);
+  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await addFresh(deps.redis, deps.queues.terminate, 'terminate', machine.id);
   if (retried) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: termination overdue; started it again');
   return retried ? 'terminationsRetried' : undefined;
 }

@@ -10,6 +10,8 @@ export type Verdict =
   | { kind: 'vanished'; fate: InstanceFate }
   /** Past its state's deadline: fail it and terminate whatever it launched. */
   | { kind: 'stuck' }
+  /** Booting a while: make sure a boot job carries it (one lost in a crash, or given up, is started again). */
+  | { kind: 'check-boot-job' }
   /** Terminating (or failed) too long: its terminate job is gone or gave up; start it again. */
   | { kind: 'retry-termination' }
   /** Ready and older than the pool's maxAge, by the provider's launch time. */
@@ -33,12 +35,20 @@ export const BOOT_MARGIN_MS = 60_000;
  */
 export const UNKNOWN_GRACE_MS = 60_000;
 
+/**
+ * BullMQ itself hands a dead booter's job on within about 15 s (QUICK_HANDOVER);
+ * a booting machine without a live boot job after this is adopted by the reaper.
+ */
+export const BOOT_JOB_GRACE_MS = 30_000;
+
 /** States whose machine has a running instance the cloud must still know. */
 export const INSTANCE_STATES: ReadonlySet<string> = new Set(['booting', 'preparing', 'ready', 'leased']);
 
 export interface JudgeContext {
   now: number;
   reaper: Config['reaper'];
+  /** `booter.resumeWindow`: a boot taken over from another booter has at least this long from the takeover. */
+  resumeWindow: number;
   /** Instances (by id) the cloud reports ended or does not know; absent when the provider could not be asked. */
   fates?: ReadonlyMap<string, InstanceFate>;
 }
@@ -57,7 +67,8 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
       return since > ctx.reaper.stuckAfter ? { kind: 'stuck' } : undefined;
     case 'booting':
     case 'preparing':
-      return ctx.now > bootDeadline(machine, pool) ? { kind: 'stuck' } : undefined;
+      if (ctx.now > bootDeadline(machine, pool, ctx.resumeWindow)) return { kind: 'stuck' };
+      return since > BOOT_JOB_GRACE_MS ? { kind: 'check-boot-job' } : undefined;
     case 'failed':
     case 'terminating':
       return since > ctx.reaper.stuckAfter ? { kind: 'retry-termination' } : undefined;
@@ -74,11 +85,13 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
 /**
  * When a booting or preparing machine is past hope. The booter's own
  * deadline covers reaching the machine; prepare steps then run under their
- * own timeouts, so a preparing machine gets their sum on top.
+ * own timeouts, so a preparing machine gets their sum on top. A boot taken
+ * over from a dead booter has its fresh window from the takeover.
  */
-export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeout' | 'prepare'>): number {
+export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeout' | 'prepare'>, resumeWindow: number): number {
   const steps = machine.state === 'preparing' ? pool.prepare.steps.reduce((sum, s) => sum + s.timeout, 0) : 0;
-  return (machine.launchedAt ?? machine.stateSince) + pool.bootTimeout + steps + BOOT_MARGIN_MS;
+  const reach = Math.max((machine.launchedAt ?? machine.stateSince) + pool.bootTimeout, (machine.bootResumedAt ?? 0) + resumeWindow);
+  return reach + steps + BOOT_MARGIN_MS;
 }
 
 export function isOverdue(machine: Machine, pool: Pick<PoolConfig, 'maxLeaseDuration'>, now: number): boolean {

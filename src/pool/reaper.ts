@@ -25,16 +25,18 @@ export interface ReapSummary {
   overdueLeases: number;
   /** Terminations restarted after their job gave up or vanished. */
   terminationsRetried: number;
+  /** Boots started again after their job gave up or vanished with a dead booter. */
+  bootsResumed: number;
 }
 
 /** Every state the reaper judges: all but terminated. */
 const JUDGED: readonly MachineState[] = ['requested', 'launching', 'booting', 'preparing', 'ready', 'leased', 'failed', 'terminating'];
 
 /**
- * A lock outlives any sane run (a handful of batched cloud calls); it only
- * matters when a producer dies mid-run, and then delays the next run this long.
+ * The run lock is renewed while a run lasts; this is how long a producer that
+ * dies mid-run keeps the next run from starting.
  */
-const MIN_LOCK_MS = 5 * 60_000;
+export const REAPER_LOCK_MS = 15_000;
 
 /**
  * One reaper run: compares every provider's managed instances with the
@@ -44,14 +46,13 @@ const MIN_LOCK_MS = 5 * 60_000;
  */
 export async function reapOnce(deps: ReaperDeps): Promise<ReapSummary | undefined> {
   const { config, redis } = deps;
-  const ttl = Math.max(MIN_LOCK_MS, 2 * config.reaper.every);
   // After a Redis loss every instance looks unknown until the store is rebuilt: judge nothing until then.
   if (!(await deps.epoch.present())) return undefined;
-  return withRunLock(redis, `${config.redis.prefix}:reaper:lock`, ttl, () => reap(deps));
+  return withRunLock(redis, `${config.redis.prefix}:reaper:lock`, REAPER_LOCK_MS, () => reap(deps));
 }
 
 async function reap(deps: ReaperDeps): Promise<ReapSummary> {
-  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0 };
+  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0 };
   const inventories = await takeInventories(deps);
   for (const inventory of inventories.values()) {
     // A cloud refusing a termination must not keep the registry's own checks from running.
@@ -68,7 +69,7 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   const touched = new Set<string>();
   const now = deps.now();
   for (const { machine, pool } of machines) {
-    const verdict = judge(machine, pool, { now, reaper: deps.config.reaper, fates: fates.get(splitZoneId(machine.zone).provider) });
+    const verdict = judge(machine, pool, { now, reaper: deps.config.reaper, resumeWindow: deps.config.booter.resumeWindow, fates: fates.get(splitZoneId(machine.zone).provider) });
     const counted = verdict && (await act(machine, verdict, deps));
     if (!counted) continue;
     summary[counted]++;

@@ -5,7 +5,7 @@ import { zoneId } from '../providers/zone-id.js';
 import { sshAddress } from './launch.js';
 import { addFresh } from '../queues.js';
 
-export type RecoveryDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'logger' | 'now'>;
+export type RecoveryDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'providers' | 'logger' | 'now'>;
 
 /** A machine record to recreate from an instance's tags. */
 export interface RecoveredMachine {
@@ -92,7 +92,7 @@ export async function applyRecovery(plan: RecoveryPlan, deps: RecoveryDeps): Pro
     };
     if (!(await deps.store.restore(record))) continue;
     restored++;
-    if (m.state === 'booting') await addFresh(deps.queues.boot, 'boot', m.machineId);
+    if (m.state === 'booting') await addFresh(deps.redis, deps.queues.boot, 'boot', m.machineId);
   }
   return restored;
 }

@@ -6,7 +6,7 @@ import { InstanceWatcher } from '../boot/instance-watcher.js';
 import { BootTimes } from '../boot/boot-times.js';
 import { requestTermination } from '../pool/terminate.js';
 import { describeError } from '../errors.js';
-import { closeWorkers, watchWorker, type RoleHandle } from './role.js';
+import { closeWorkers, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 
 export type BooterDeps = AppDeps & {
   /** The login key, read and checked once at start. */
@@ -25,9 +25,7 @@ export function startBooter(deps: BooterDeps): RoleHandle {
       connection: redis,
       prefix: config.redis.prefix,
       concurrency: config.booter.concurrency,
-      // A booter killed mid-boot leaves machines counted as warming: hand its jobs on within seconds, not BullMQ's ~60 s.
-      lockDuration: 10_000,
-      stalledInterval: 5_000,
+      ...QUICK_HANDOVER,
     }),
     logger,
   );

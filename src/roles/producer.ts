@@ -6,7 +6,7 @@ import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launc
 import { terminateMachine } from '../pool/terminate.js';
 import { reapOnce } from '../pool/reaper.js';
 import { BootTimes } from '../boot/boot-times.js';
-import { closeWorkers, watchWorker, type RoleHandle } from './role.js';
+import { closeWorkers, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
 
 export type ProducerDeps = AppDeps;
@@ -29,9 +29,10 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       },
       { ...common, concurrency: 1 },
     ),
-    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps), { ...common, concurrency: config.producer.launchConcurrency }),
+    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
     new Worker<MachineJob>(QUEUE_NAMES.terminate, (job) => terminateMachine(job.data.machineId, deps), {
       ...common,
+      ...QUICK_HANDOVER,
       concurrency: config.producer.terminateConcurrency,
     }),
     new Worker<ReapJob>(QUEUE_NAMES.reap, async () => void (await reapOnce(reaperDeps)), { ...common, concurrency: 1 }),

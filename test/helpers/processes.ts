@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, expect, inject } from 'vitest';
 import { parseConfig, type Config } from '../../src/config.js';
@@ -48,6 +51,13 @@ export async function startSimProcess(env: Record<string, string>, children: Chi
   children.push(sim);
   await sim.waitForLine(/simulated EC2 cloud listening/);
   return sim;
+}
+
+/** A simulated VM's working directory: `<tmp>/vmpool-sim-<sim pid>-*\/<instance id>`, once it exists. */
+export function simScratchDir(simPid: number, instanceId: string): string | undefined {
+  const root = readdirSync(tmpdir()).find((name) => name.startsWith(`vmpool-sim-${simPid}-`));
+  const dir = root && join(tmpdir(), root, instanceId);
+  return dir && existsSync(dir) ? dir : undefined;
 }
 
 /**

@@ -146,15 +146,12 @@ class LeaseLoad {
 }
 
 /** The kills, in a seeded random order, each spaced from the next by a random small number of events. */
-async function chaos(cluster: Cluster, loads: LeaseLoad[], store: MachineStore, pc: ProcessConfig, random: () => number): Promise<string[]> {
+async function chaos(cluster: Cluster, loads: LeaseLoad[], store: MachineStore, random: () => number): Promise<string[]> {
   // A lifecycle line or an answered request (a 503 too: while every boot waits for a dead booter's job, little else happens).
   const events = () => cluster.events() + loads.reduce((sum, l) => sum + l.answered, 0);
   const done: string[] = [];
   for (const slot of shuffled(cluster.slots.flatMap((s) => Array<Slot>(KILLS_PER_SLOT).fill(s)), random)) {
     const caught = await midWork(slot.script, store);
-    // A producer killed inside a reaper run stops every reaper run for 5 minutes (its lock's TTL): a known
-    // limitation reported separately, not what this test is about, so producers are not killed inside one.
-    if (slot.script === 'producer.js') await waitFor(async () => (await redis.exists(`${pc.prefix}:reaper:lock`)) === 0, { everyMs: 5, what: 'no reaper run in progress' });
     await cluster.killAndRestart(slot);
     const spacing = 1 + Math.floor(random() * 4);
     const mark = events();
@@ -257,7 +254,7 @@ describe('crash safety under kill -9', () => {
 
       // Two clients leasing at once; bounded in requests and time should the kills take far longer than they do.
       const loads = [1, 2].map(() => new LeaseLoad(`http://127.0.0.1:${apiPort}`, cluster, { requests: 1_000, until: Date.now() + 150_000 }));
-      const kills = await chaos(cluster, loads, store, pc, seeded(SEED));
+      const kills = await chaos(cluster, loads, store, seeded(SEED));
       await Promise.all(loads.map((l) => l.stop()));
       expect(loads.flatMap((l) => l.unexpected)).toEqual([]);
       const t2 = Date.now();

@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import { MachineStore } from '../../src/machines/store.js';
 import { LeaseWaiters } from '../../src/pool/lease-waiters.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
 import { alive, runWorker, type Child } from '../helpers/child.js';
-import { processConfig, startSimProcess, processHarness } from '../helpers/processes.js';
+import { processConfig, simScratchDir, startSimProcess, processHarness } from '../helpers/processes.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -27,13 +26,6 @@ function start(script: string, env: Record<string, string>): Child {
 /** SIGTERM to the process group, without waiting. */
 function terminate(child: Child): void {
   process.kill(-child.pid, 'SIGTERM');
-}
-
-/** A simulated VM's working directory: `<tmp>/vmpool-sim-<sim pid>-*\/<instance id>`. */
-function scratchDir(simPid: number, instanceId: string): string | undefined {
-  const root = readdirSync(tmpdir()).find((name) => name.startsWith(`vmpool-sim-${simPid}-`));
-  const dir = root && join(tmpdir(), root, instanceId);
-  return dir && existsSync(dir) ? dir : undefined;
 }
 
 const lines = (child: Child, msg: string) => child.output().split('\n').filter((line) => line.includes(`"msg":"${msg}"`)).length;
@@ -87,7 +79,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     start('producer.js', pc.env);
     const first = start('booter.js', pc.env);
     const machine = await waitFor(async () => (await store.list('small', 'preparing'))[0], { what: 'a machine preparing' });
-    const scratch = await waitFor(() => scratchDir(sim.pid, machine.instanceId!), { what: 'the VM’s scratch folder' });
+    const scratch = await waitFor(() => simScratchDir(sim.pid, machine.instanceId!), { what: 'the VM’s scratch folder' });
     const started = join(scratch, 'started');
     const runs = () => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').length : 0);
     await waitFor(() => runs() === 1, { what: 'the prepare step to be running' });

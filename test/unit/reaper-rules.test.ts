@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machines/machine.js';
-import { BOOT_MARGIN_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
+import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -17,7 +17,8 @@ const T0 = 1_800_000_000_000;
 function machine(state: Machine['state'], extra: Partial<Machine> = {}): Machine {
   return { id: 'm-1', pool: 'small', zone: 'sim/zone-a', state, stateSince: T0, createdAt: T0, instanceType: 't3.small', imageId: 'ami-1', ...extra };
 }
-const at = (now: number, fates?: Map<string, InstanceFate>) => ({ now, reaper, fates });
+const RESUME_WINDOW = 2 * MIN;
+const at = (now: number, fates?: Map<string, InstanceFate>) => ({ now, reaper, resumeWindow: RESUME_WINDOW, fates });
 
 describe('judge', () => {
   it('fails requested and launching machines only after stuckAfter in that state', () => {
@@ -29,14 +30,33 @@ describe('judge', () => {
 
   it('gives a booting machine bootTimeout plus a margin from its launch time', () => {
     const booting = machine('booting', { launchedAt: T0, stateSince: T0 + MIN });
-    expect(judge(booting, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(booting, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS))).not.toEqual({ kind: 'stuck' });
     expect(judge(booting, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
   });
 
   it('gives a preparing machine the prepare steps’ timeouts on top of its boot deadline', () => {
     const preparing = machine('preparing', { launchedAt: T0 });
-    expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS))).not.toEqual({ kind: 'stuck' });
     expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
+  });
+
+  it('gives a boot taken over from a dead booter its resume window from the takeover, even past the launch-time deadline', () => {
+    const resumedAt = T0 + 4 * MIN;
+    const taken = machine('booting', { launchedAt: T0, stateSince: T0, bootResumedAt: resumedAt });
+    expect(judge(taken, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS + 1))).not.toEqual({ kind: 'stuck' });
+    expect(judge(taken, pool, at(resumedAt + RESUME_WINDOW + BOOT_MARGIN_MS))).not.toEqual({ kind: 'stuck' });
+    expect(judge(taken, pool, at(resumedAt + RESUME_WINDOW + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
+    // An early takeover never shortens the launch-time deadline.
+    const early = machine('booting', { launchedAt: T0, stateSince: T0, bootResumedAt: T0 + 1 });
+    expect(judge(early, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS))).not.toEqual({ kind: 'stuck' });
+  });
+
+  it('checks that a machine booting longer than a short grace still has a boot job, before any deadline', () => {
+    for (const state of ['booting', 'preparing'] as const) {
+      const m = machine(state, { launchedAt: T0 });
+      expect(judge(m, pool, at(T0 + BOOT_JOB_GRACE_MS))).toBeUndefined();
+      expect(judge(m, pool, at(T0 + BOOT_JOB_GRACE_MS + 1))).toEqual({ kind: 'check-boot-job' });
+    }
   });
 
   it('restarts terminations of terminating and failed machines after stuckAfter', () => {
@@ -75,7 +95,7 @@ describe('judge', () => {
   it('takes an instance the cloud does not know as gone only after the consistency grace', () => {
     const m = machine('booting', { instanceId: 'i-1', launchedAt: T0 });
     const fates = new Map<string, InstanceFate>([['i-1', 'unknown']]);
-    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS, fates))).toBeUndefined();
+    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS, fates))).not.toMatchObject({ kind: 'vanished' });
     expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS + 1, fates))).toEqual({ kind: 'vanished', fate: 'unknown' });
   });
 
