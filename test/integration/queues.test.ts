@@ -52,7 +52,7 @@ describe('addFresh', () => {
     const q = freshQueue();
     await q.add('terminate', { machineId: 'm-1' }, { jobId: 'm-1' });
     const w = manualWorker(30_000);
-    const job = (await w.getNextJob('token-1'))!;
+    const job = await w.getNextJob('token-1');
     await job.moveToFailed(new Error('cloud refused'), 'token-1');
     expect(await job.getState()).toBe('failed');
     expect(await addFresh(redis, q, 'terminate', 'm-1')).toBe(true);
