@@ -20,6 +20,7 @@ import { CapacityCache } from './zones/capacity-cache.js';
 import { PoolFlags } from './pool/pool-flags.js';
 import { LeaseWaiters } from './pool/lease-waiters.js';
 import { Epoch } from './machines/epoch.js';
+import { closeGracefully } from './http/graceful-close.js';
 
 export type Role = 'producer' | 'booter' | 'web';
 
@@ -66,15 +67,15 @@ export async function createApp(options: AppOptions): Promise<App> {
   const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
   const handles: RoleHandle[] = [];
   let closing = false;
+  const endWaits = new AbortController();
   let http: FastifyInstance | undefined;
   let url: string | undefined;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       closing = true;
-      // Reverse order of construction: stop taking work, then drop what it needed.
-      await Promise.all(handles.map((h) => h.close()));
-      await http?.close();
+      // Reverse order of construction: stop taking work, then drop what it needed. Each role has the same grace, at once.
+      await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger)]);
       await closeQueues(queues);
       await redis.quit().catch(() => redis.disconnect());
       if (!options.providers) for (const provider of providers.values()) provider.close?.();
@@ -82,7 +83,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     // The web role first: a port in use fails the start before anything is launched.
     if (roles.includes('web')) {
-      http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing });
+      http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal });
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.http.port;

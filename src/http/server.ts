@@ -4,11 +4,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Metrics } from '../metrics.js';
 import type { AppDeps } from '../app-deps.js';
 import { registerV1 } from './v1.js';
+import { answerShuttingDown } from './shutting-down.js';
 
 export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
   /** True once shutdown began: every request is answered 503 so load balancers move on. */
   isClosing: () => boolean;
+  /** Aborted when the shutdown grace is over: lease waits still running end then. */
+  shutdown: AbortSignal;
 };
 
 /** Builds the web role's app without listening, so tests can `inject()` requests. */
@@ -21,7 +24,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return503OnClosing: false,
   });
   app.addHook('onRequest', async (request, reply) => {
-    if (deps.isClosing()) return reply.code(503).header('connection', 'close').send({ error: 'shutting-down', message: 'vmpool is shutting down; retry on another instance' });
+    if (deps.isClosing()) return answerShuttingDown(reply);
     if (isMutating(request) && !authorized(request, deps.config.http.token)) {
       return reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)' });
     }

@@ -5,6 +5,7 @@ import { leaseMachine, releaseMachine } from '../pool/lease.js';
 import { readStatus } from '../status.js';
 import type { ServerDeps } from './server.js';
 import { registerZoneRoutes } from './zone-routes.js';
+import { answerShuttingDown } from './shutting-down.js';
 import { registerRecoveryRoutes } from './recovery-routes.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
@@ -60,8 +61,10 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     const aborted = new AbortController();
     reply.raw.once('close', () => aborted.abort());
     const started = deps.now();
-    const machine = await leaseMachine(pool.name, waitMs, deps, aborted.signal);
+    const machine = await leaseMachine(pool.name, waitMs, deps, AbortSignal.any([aborted.signal, deps.shutdown]));
     metrics.leaseWait.observe({ pool: pool.name, result: machine ? 'leased' : 'timeout' }, (deps.now() - started) / 1000);
+    // The grace ran out while waiting: another instance may have a machine.
+    if (!machine && deps.shutdown.aborted) return answerShuttingDown(reply, { closeConnection: false });
     if (!machine) {
       return reply.code(503).header('retry-after', '5').send({ error: 'no-machine', message: `no ready machine in pool "${pool.name}" within ${waitText}; retry, or pass a longer wait` });
     }

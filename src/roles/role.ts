@@ -1,7 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { Logger } from '../log.js';
 
-/** A running role in this process. */
 /**
  * For workers of machine jobs (launch, boot, terminate): a process killed
  * mid-job leaves its machine in flight, counted against the pool, so its jobs
@@ -10,6 +9,7 @@ import type { Logger } from '../log.js';
  */
 export const QUICK_HANDOVER = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
 
+/** A running role in this process. */
 export interface RoleHandle {
   /** Stops taking jobs and waits for running ones up to the grace, then hands the rest back. */
   close(): Promise<void>;

@@ -106,31 +106,41 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     expect((await breaker.read([machine.zone], Date.now())).get(machine.zone)).toMatchObject({ outcomes: 1, failures: 0 });
   });
 
-  it('the api answers 503 to a request that arrives after SIGTERM while an in-flight lease keeps it closing, then answers the lease and exits 0', async () => {
+  it('the api answers 503 to requests after SIGTERM, ends a lease still waiting at the end of the grace with a 503, drops idle keep-alive connections, and exits 0 within the grace', async () => {
     const port = await freePort();
     const pc = await processConfig({ http: { port }, ...onePool({ warm: 0, max: 1 }) });
     const api = start('api.js', pc.env);
     await api.waitForLine(/vmpool started/);
+    const idle = new RawHttp(port);
     const http = new RawHttp(port);
     try {
-      // No producer runs: the lease waits its whole 3s, holding the connection (and the api's close) open.
-      http.send('POST', '/v1/pools/small/leases', '{"wait":"3s"}');
+      // A keep-alive connection left idle after one request: it must not hold the process up.
+      idle.send('GET', '/healthz');
+      await waitFor(() => idle.responses().length === 1, { what: 'the health answer' });
+      // No producer runs: the lease would wait its whole 60s, far past the grace.
+      http.send('POST', '/v1/pools/small/leases', '{"wait":"60s"}');
       await waitFor(async () => (await redis.zcard(`${pc.prefix}:waiting:small`)) === 1, { what: 'the lease to be waiting' });
+      const signalled = performance.now();
       terminate(api);
       await api.waitForLine(/"msg":"shutting down"/);
       http.send('GET', '/v1/status');
       await http.closed;
+      await idle.closed;
       const [lease, late] = http.responses();
-      expect(lease).toMatchObject({ status: 503 });
-      expect(JSON.parse(lease!.body)).toMatchObject({ error: 'no-machine' });
-      // A 503 that tells a load balancer to move on, and says why.
+      // A 503 that tells a load balancer (and the client) to move on, and says why.
       expect(late).toMatchObject({ status: 503, headers: { connection: 'close' } });
       expect(JSON.parse(late!.body)).toMatchObject({ error: 'shutting-down' });
-      expect(alive(api.pid)).toBe(true);
+      expect(lease).toMatchObject({ status: 503 });
+      expect(JSON.parse(lease!.body)).toMatchObject({ error: 'shutting-down' });
+      expect(api.output()).toContain('"msg":"requests still running at the end of the grace period; ending them"');
+      expect(await api.exited).toBe(0);
+      expect(performance.now() - signalled).toBeLessThan(pc.config.shutdown.grace + 5_000);
+      // The waiting lease no longer counts as demand.
+      expect(await redis.zcard(`${pc.prefix}:waiting:small`)).toBe(0);
     } finally {
       http.destroy();
+      idle.destroy();
     }
-    expect(await api.exited).toBe(0);
   });
 
   it('a second SIGTERM to a producer still closing is harmless: logged once as shutting down, once as already shutting down, exit 0', async () => {
