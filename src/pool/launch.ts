@@ -16,7 +16,7 @@ export type LaunchDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'provider
  * RunInstances): the machine id is the cloud's idempotency token, so a second
  * call returns the same instance.
  */
-export async function launchMachine(id: string, deps: LaunchDeps): Promise<void> {
+export async function launchMachine(id: string, deps: LaunchDeps, signal?: AbortSignal): Promise<void> {
   const { store, queues, now } = deps;
   const machine = await store.get(id);
   if (!machine) return;
@@ -38,7 +38,7 @@ export async function launchMachine(id: string, deps: LaunchDeps): Promise<void>
     instanceType: machine.instanceType,
     keyName: deps.config.pools.find((p) => p.name === machine.pool)?.keyName ?? undefined,
     tags: { [TAGS.managed]: 'true', [TAGS.pool]: machine.pool, [TAGS.machineId]: id },
-  });
+  }, { signal });
   await recordLaunch(machine, instance, deps);
 }
 

@@ -36,7 +36,7 @@ export async function requestTermination(
  * instance id was never recorded (a crash mid-launch), the instance is found
  * by its machine-id tag, so nothing launched is left behind.
  */
-export async function terminateMachine(id: string, deps: TerminateDeps): Promise<void> {
+export async function terminateMachine(id: string, deps: TerminateDeps, signal?: AbortSignal): Promise<void> {
   const { store, providers, logger, now } = deps;
   const machine = await store.get(id);
   if (!machine || machine.state === 'terminated') return;
@@ -45,9 +45,9 @@ export async function terminateMachine(id: string, deps: TerminateDeps): Promise
   if (!provider) throw new Error(`machine ${id}: no provider for zone ${machine.zone}`);
   const instanceIds = machine.instanceId
     ? [machine.instanceId]
-    : (await provider.listByTags({ [TAGS.machineId]: id })).map((i) => i.instanceId);
+    : (await provider.listByTags({ [TAGS.machineId]: id }, { signal })).map((i) => i.instanceId);
   if (instanceIds.length > 0) {
-    const confirmed = await provider.terminate(instanceIds);
+    const confirmed = await provider.terminate(instanceIds, { signal });
     const pending = instanceIds.filter((i) => !confirmed.has(i));
     if (pending.length > 0) throw new Error(`machine ${id}: termination of ${pending.join(', ')} not confirmed yet`);
   }

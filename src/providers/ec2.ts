@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ProviderConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { TAGS, type Instance, type LaunchRequest, type Provider } from './provider.js';
+import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider } from './provider.js';
 
 export interface Ec2ProviderOptions {
   /** DescribeInstances page size (EC2 allows 5 to 1000); tests shrink it to exercise paging. */
@@ -60,7 +60,7 @@ export class Ec2Provider implements Provider {
     return [...this.subnets.keys()];
   }
 
-  async launch(request: LaunchRequest): Promise<Instance> {
+  async launch(request: LaunchRequest, options: CallOptions = {}): Promise<Instance> {
     if (!this.subnets.has(request.zone)) throw new Error(`provider ${this.name} has no zone "${request.zone}"`);
     const subnetId = this.subnets.get(request.zone);
     const tags = { [TAGS.managed]: 'true', [TAGS.pool]: request.pool, [TAGS.machineId]: request.machineId, ...request.tags };
@@ -75,7 +75,7 @@ export class Ec2Provider implements Provider {
       ...(subnetId ? { SubnetId: subnetId } : { Placement: { AvailabilityZone: request.zone } }),
       ...(request.keyName ? { KeyName: request.keyName } : {}),
     };
-    const output = await this.client.send(new RunInstancesCommand(input));
+    const output = await this.client.send(new RunInstancesCommand(input), sendOptions(options));
     const launched = output.Instances?.[0];
     if (!launched) throw new Error(`RunInstances for machine ${request.machineId} returned no instance`);
     this.logger.debug({ machineId: request.machineId, instanceId: launched.InstanceId, zone: request.zone }, 'instance launched');
@@ -84,36 +84,36 @@ export class Ec2Provider implements Provider {
 
   // By filter, not InstanceIds: one unknown id (normal just after launch, EC2 being
   // eventually consistent) would fail an InstanceIds call for every id in it.
-  async describe(instanceIds: readonly string[]): Promise<Map<string, Instance>> {
+  async describe(instanceIds: readonly string[], options: CallOptions = {}): Promise<Map<string, Instance>> {
     const found = new Map<string, Instance>();
     for (const batch of chunks([...new Set(instanceIds)], DESCRIBE_BATCH)) {
-      for (const instance of await this.describeAll([{ Name: 'instance-id', Values: batch }])) found.set(instance.instanceId, instance);
+      for (const instance of await this.describeAll([{ Name: 'instance-id', Values: batch }], options)) found.set(instance.instanceId, instance);
     }
     return found;
   }
 
-  async terminate(instanceIds: readonly string[]): Promise<Set<string>> {
+  async terminate(instanceIds: readonly string[], options: CallOptions = {}): Promise<Set<string>> {
     const confirmed = new Set<string>();
     for (const batch of chunks([...new Set(instanceIds)], TERMINATE_BATCH)) {
-      for (const id of await this.terminateBatch(batch)) confirmed.add(id);
+      for (const id of await this.terminateBatch(batch, options)) confirmed.add(id);
     }
     return confirmed;
   }
 
-  async tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void> {
-    await this.client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+  async tag(instanceId: string, tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<void> {
+    await this.client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), sendOptions(options));
   }
 
-  async listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]> {
+  async listByTags(tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<Instance[]> {
     const filters: Filter[] = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
-    return this.describeAll([...filters, { Name: 'instance-state-name', Values: LIVE_STATES }]);
+    return this.describeAll([...filters, { Name: 'instance-state-name', Values: LIVE_STATES }], options);
   }
 
-  private async describeAll(filters: Filter[]): Promise<Instance[]> {
+  private async describeAll(filters: Filter[], options: CallOptions): Promise<Instance[]> {
     const instances: Instance[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: this.pageSize, NextToken: nextToken }));
+      const page = await this.client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: this.pageSize, NextToken: nextToken }), sendOptions(options));
       for (const reservation of page.Reservations ?? []) for (const i of reservation.Instances ?? []) instances.push(toInstance(i));
       nextToken = page.NextToken || undefined;
     } while (nextToken);
@@ -122,9 +122,9 @@ export class Ec2Provider implements Provider {
 
   // EC2 fails the whole call when one id is unknown, without saying which in a
   // structured way: retry one by one so every known id still gets terminated.
-  private async terminateBatch(ids: string[]): Promise<string[]> {
+  private async terminateBatch(ids: string[], options: CallOptions): Promise<string[]> {
     try {
-      return await this.terminateCall(ids);
+      return await this.terminateCall(ids, options);
     } catch (err) {
       if (!isGone(err)) throw err;
       if (ids.length === 1) return ids;
@@ -133,7 +133,7 @@ export class Ec2Provider implements Provider {
     const confirmed: string[] = [];
     for (const id of ids) {
       try {
-        confirmed.push(...(await this.terminateCall([id])));
+        confirmed.push(...(await this.terminateCall([id], options)));
       } catch (err) {
         if (!isGone(err)) throw err;
         confirmed.push(id);
@@ -142,8 +142,8 @@ export class Ec2Provider implements Provider {
     return confirmed;
   }
 
-  private async terminateCall(ids: string[]): Promise<string[]> {
-    const output = await this.client.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+  private async terminateCall(ids: string[], options: CallOptions): Promise<string[]> {
+    const output = await this.client.send(new TerminateInstancesCommand({ InstanceIds: ids }), sendOptions(options));
     return (output.TerminatingInstances ?? [])
       .filter((t) => t.CurrentState?.Name === 'shutting-down' || t.CurrentState?.Name === 'terminated')
       .flatMap((t) => (t.InstanceId ? [t.InstanceId] : []));
@@ -153,6 +153,11 @@ export class Ec2Provider implements Provider {
   close(): void {
     this.client.destroy();
   }
+}
+
+/** The SDK's per-call options: an aborted signal abandons the HTTP request and its retries. */
+function sendOptions({ signal }: CallOptions): { abortSignal?: AbortSignal } {
+  return signal ? { abortSignal: signal } : {};
 }
 
 function isGone(err: unknown): boolean {

@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { classify, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Instance, LaunchRequest, Provider } from './provider.js';
+import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
 
 /** `cloudApi` from the config, durations in ms. */
 export interface CloudApiGuardOptions {
@@ -45,6 +45,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
  * the provider raised without calling the cloud.
  */
 export function isEndpointFailure(err: unknown): boolean {
+  if (err instanceof CallAbortedError) return false;
   if (err instanceof Error && CircuitBreaker.isOurError(err)) return true;
   const shape = (err ?? {}) as ErrorShape;
   // By name first: EC2 sends InsufficientInstanceCapacity as a 500 and
@@ -61,6 +62,18 @@ export function isEndpointFailure(err: unknown): boolean {
 
 type Call = () => Promise<unknown>;
 
+/** After the guard's timeout rejected a call, the SDK request still runs this long before it is abandoned. */
+const ABANDON_AFTER_TIMEOUT_MS = 1_000;
+
+/** The caller gave up on the call (a shutdown's grace ran out): nothing the endpoint did. */
+export class CallAbortedError extends Error {
+  override readonly name = 'CallAborted';
+
+  constructor(provider: string, reason: unknown) {
+    super(`call to the cloud API of provider "${provider}" abandoned by its caller`, { cause: reason });
+  }
+}
+
 /**
  * A `Provider` behind one per-process opossum breaker on its API endpoint:
  * while the endpoint keeps failing, calls fail fast with
@@ -72,6 +85,7 @@ export class GuardedProvider implements Provider {
   readonly name: string;
   private readonly breaker: CircuitBreaker<[Call], unknown>;
   private lastFailure: unknown;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly inner: Provider,
@@ -79,11 +93,11 @@ export class GuardedProvider implements Provider {
     logger: Logger,
   ) {
     this.name = inner.name;
+    this.timeoutMs = options.timeout;
     const log = logger.child({ component: 'cloud-api-guard', provider: inner.name });
-    // One generic action, so the four methods share one endpoint's statistics.
-    // No abortController: opossum holds one per breaker and a timeout aborts it
-    // for every call in flight; and Provider takes no signal. A timed-out call
-    // runs on in the SDK (launch is idempotent on its ClientToken).
+    // One generic action, so the five methods share one endpoint's statistics.
+    // No opossum abortController: it holds one per breaker and a timeout would
+    // abort every call in flight. Each call gets its own signal instead (guard()).
     this.breaker = new CircuitBreaker((call: Call) => call(), {
       name: `cloud-api:${inner.name}`,
       timeout: options.timeout,
@@ -107,24 +121,24 @@ export class GuardedProvider implements Provider {
     return this.inner.zones();
   }
 
-  launch(request: LaunchRequest): Promise<Instance> {
-    return this.guard(() => this.inner.launch(request));
+  launch(request: LaunchRequest, options?: CallOptions): Promise<Instance> {
+    return this.guard((o) => this.inner.launch(request, o), options);
   }
 
-  describe(instanceIds: readonly string[]): Promise<Map<string, Instance>> {
-    return this.guard(() => this.inner.describe(instanceIds));
+  describe(instanceIds: readonly string[], options?: CallOptions): Promise<Map<string, Instance>> {
+    return this.guard((o) => this.inner.describe(instanceIds, o), options);
   }
 
-  terminate(instanceIds: readonly string[]): Promise<Set<string>> {
-    return this.guard(() => this.inner.terminate(instanceIds));
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>> {
+    return this.guard((o) => this.inner.terminate(instanceIds, o), options);
   }
 
-  tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void> {
-    return this.guard(() => this.inner.tag(instanceId, tags));
+  tag(instanceId: string, tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void> {
+    return this.guard((o) => this.inner.tag(instanceId, tags, o), options);
   }
 
-  listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]> {
-    return this.guard(() => this.inner.listByTags(tags));
+  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
+    return this.guard((o) => this.inner.listByTags(tags, o), options);
   }
 
   /**
@@ -149,9 +163,21 @@ export class GuardedProvider implements Provider {
     this.inner.close?.();
   }
 
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
+  /**
+   * Fires `call` through the breaker. Its signal aborts the SDK request a
+   * little after the guard's timeout rejected it (so the socket is freed, not
+   * left to a hung endpoint), and when the caller aborts: then the call ends
+   * with the caller's reason, which is no failure of the endpoint.
+   */
+  private async guard<T>(call: (options: CallOptions) => Promise<T>, { signal }: CallOptions = {}): Promise<T> {
+    const giveUp = AbortSignal.timeout(this.timeoutMs + ABANDON_AFTER_TIMEOUT_MS);
+    const own = signal ? AbortSignal.any([signal, giveUp]) : giveUp;
+    const attempt = () =>
+      call({ signal: own }).catch((err: unknown) => {
+        throw signal?.aborted ? new CallAbortedError(this.name, signal.reason) : err;
+      });
     try {
-      return (await this.breaker.fire(call)) as T;
+      return (await this.breaker.fire(attempt)) as T;
     } catch (err) {
       if (err instanceof Error && CircuitBreaker.isOurError(err)) {
         const code = (err as ErrorShape).code ?? '';

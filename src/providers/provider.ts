@@ -15,32 +15,40 @@ export interface Provider {
    * Launches one instance for a machine. Calling it twice with the same
    * `machineId` yields the same instance (the cloud's idempotency token).
    */
-  launch(request: LaunchRequest): Promise<Instance>;
+  launch(request: LaunchRequest, options?: CallOptions): Promise<Instance>;
 
   /**
    * Looks up many instances in one call (batched: never one call per
    * instance). Instances the cloud does not know are absent from the map.
    */
-  describe(instanceIds: readonly string[]): Promise<Map<string, Instance>>;
+  describe(instanceIds: readonly string[], options?: CallOptions): Promise<Map<string, Instance>>;
 
   /**
    * Asks the cloud to terminate instances. Resolves with the ids the cloud
    * confirmed as shutting down or terminated (ids it does not know count as
    * gone). Ids absent from the result must be retried.
    */
-  terminate(instanceIds: readonly string[]): Promise<Set<string>>;
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>>;
 
   /** Every live (not terminated) instance carrying the given tags, all pages. */
-  listByTags(tags: Readonly<Record<string, string>>): Promise<Instance[]>;
+  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]>;
 
   /** Adds or overwrites tags on one instance: the cloud-side record that survives a Redis loss. */
-  tag(instanceId: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  tag(instanceId: string, tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void>;
 
   /** Releases connections (the SDK's sockets). */
   close?(): void;
 
   /** False while this process fails fast on the provider's API; its zones are skipped meanwhile. */
   isAvailable?(): boolean;
+}
+
+export interface CallOptions {
+  /**
+   * Abandons the call (the cloud may still carry it out: every call is safe
+   * to repeat). A shutdown at the end of its grace, a guard's timeout.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LaunchRequest {

@@ -20,6 +20,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
   await scheduleReconciles(deps);
   const reaperDeps = { ...deps, logger: logger.child({ component: 'reaper' }), bootTimes: new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now) };
   const common = { connection: redis, prefix: config.redis.prefix };
+  // Aborted when the shutdown grace runs out: cloud calls still in flight are abandoned and their jobs handed back.
+  const shutdown = new AbortController();
   const workers = [
     new Worker<ReconcileJob>(
       QUEUE_NAMES.reconcile,
@@ -29,8 +31,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       },
       { ...common, concurrency: 1 },
     ),
-    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
-    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job) => terminateMachine(job.data.machineId, deps), {
+    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps, shutdown.signal), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
+    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job) => handBackAtShutdown(terminateMachine(job.data.machineId, deps, shutdown.signal), shutdown.signal), {
       ...common,
       ...QUICK_HANDOVER,
       concurrency: config.producer.terminateConcurrency,
@@ -54,7 +56,7 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
   return {
     close: async () => {
       watch.stop();
-      await closeWorkers(workers, config.shutdown.grace, logger);
+      await closeWorkers(workers, config.shutdown.grace, logger, shutdown);
     },
   };
 }
@@ -64,13 +66,24 @@ async function scheduleReaper({ config, queues }: ProducerDeps): Promise<void> {
   await queues.reap.upsertJobScheduler('reaper', { every: config.reaper.every }, { name: 'reap', data: {} });
 }
 
-async function runLaunch(job: Job<MachineJob>, deps: ProducerDeps): Promise<void> {
+async function runLaunch(job: Job<MachineJob>, deps: ProducerDeps, shutdown: AbortSignal): Promise<void> {
   try {
-    await launchMachine(job.data.machineId, deps);
+    await launchMachine(job.data.machineId, deps, shutdown);
   } catch (err) {
+    // Cut short by the shutdown: not the launch's failure; another producer repeats the call (same ClientToken).
+    if (shutdown.aborted) throw shutdown.reason;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt || isFinal(err)) await abandonLaunch(job.data.machineId, err, deps);
     throw toJobError(err);
+  }
+}
+
+/** A job cut short by the shutdown fails with the shutdown's reason, whatever error the abandoned call raised. */
+async function handBackAtShutdown(work: Promise<void>, shutdown: AbortSignal): Promise<void> {
+  try {
+    await work;
+  } catch (err) {
+    throw shutdown.aborted ? shutdown.reason : err;
   }
 }
 

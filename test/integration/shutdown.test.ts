@@ -5,10 +5,13 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createLogger } from '../../src/log.js';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import type { Machine } from '../../src/machines/machine.js';
 import { MachineStore } from '../../src/machines/store.js';
+import { TAGS } from '../../src/providers/provider.js';
 import { LeaseWaiters } from '../../src/pool/lease-waiters.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
-import { alive, runWorker, type Child } from '../helpers/child.js';
+import { runWorker, type Child } from '../helpers/child.js';
 import { processConfig, simScratchDir, startSimProcess, processHarness } from '../helpers/processes.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -143,7 +146,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     }
   });
 
-  it('a second SIGTERM to a producer still closing is harmless: logged once as shutting down, once as already shutting down, exit 0', async () => {
+  it('a producer whose launch hangs on a frozen cloud: a second SIGTERM is harmless, the call is abandoned at the end of the grace, exit 0, and another producer finishes the launch with the same instance', async () => {
     const pc = await processConfig(onePool({ warm: 0, max: 1 }));
     const store = new MachineStore(redis, pc.prefix);
     const sim = await startSimProcess(pc.env, children);
@@ -151,21 +154,40 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     await producer.waitForLine(/vmpool started/);
     // A frozen cloud keeps a launch in flight, so the producer is still closing when the second signal comes.
     process.kill(sim.pid, 'SIGSTOP');
+    let launching: Machine;
     try {
       await new LeaseWaiters(redis, pc.prefix).start('small', 'test-demand', Date.now() + 60_000);
-      const launching = await waitFor(async () => (await store.list('small', 'launching'))[0], { what: 'a launch in flight' });
+      launching = await waitFor(async () => (await store.list('small', 'launching'))[0], { what: 'a launch in flight' });
+      const signalled = performance.now();
       terminate(producer);
       await producer.waitForLine(/"msg":"shutting down"/);
       terminate(producer);
       await producer.waitForLine(/"msg":"already shutting down"/);
-      expect(alive(producer.pid)).toBe(true);
-      process.kill(sim.pid, 'SIGCONT');
       expect(await producer.exited).toBe(0);
-      // The launch in flight was finished, not dropped: its machine has its instance and waits for a booter.
-      expect(await store.get(launching.id)).toMatchObject({ state: 'booting', instanceId: expect.any(String) as string });
+      expect(performance.now() - signalled).toBeLessThan(pc.config.shutdown.grace + 5_000);
     } finally {
       process.kill(sim.pid, 'SIGCONT');
     }
     expect([lines(producer, 'shutting down'), lines(producer, 'already shutting down'), lines(producer, 'stopped')]).toEqual([1, 1, 1]);
+    expect(producer.output()).toContain('"msg":"jobs still running at the end of the grace period; handing them back"');
+    // Handed back, not failed: nothing is counted against the zone, the machine waits for another producer.
+    expect(await store.get(launching.id)).toMatchObject({ state: 'launching' });
+    expect((await store.get(launching.id))?.failure).toBeUndefined();
+
+    start('producer.js', pc.env);
+    const booting = await waitFor(async () => {
+      const m = await store.get(launching.id);
+      return m?.state === 'booting' ? m : undefined;
+    }, { what: 'the handed-back launch to be finished by the second producer' });
+    // The abandoned call may have reached the cloud: the repeat (same ClientToken) must not have made a second instance.
+    const ec2 = new EC2Client({ endpoint: pc.simUrl, region: pc.config.sim.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+    try {
+      const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: `tag:${TAGS.machineId}`, Values: [launching.id] }] }));
+      expect((out.Reservations ?? []).flatMap((r) => r.Instances ?? []).map((i) => i.InstanceId)).toEqual([booting.instanceId]);
+    } finally {
+      ec2.destroy();
+    }
+    const breaker = new ZoneBreaker(redis, pc.prefix, pc.config.breaker, createLogger({ level: 'silent', pretty: false }));
+    expect((await breaker.read([launching.zone], Date.now())).get(launching.zone)).toMatchObject({ failures: 0 });
   });
 });

@@ -166,6 +166,35 @@ describe('GuardedProvider', () => {
     expect(guard.state()).toBe('open');
   });
 
+  it('ends a call its caller abandons with CallAborted, never counted against the endpoint', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    // A hung endpoint: the call ends only when its signal aborts, as the SDK's does.
+    inner.launch.mockImplementation((_request, options) => new Promise((_resolve, reject) => options?.signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError', $metadata: {} })))));
+    for (let i = 0; i < options.volumeThreshold + 1; i++) {
+      const shutdown = new AbortController();
+      const call = guard.launch(request, { signal: shutdown.signal });
+      shutdown.abort();
+      await expect(call).rejects.toMatchObject({ name: 'CallAborted' });
+    }
+    expect(guard.state()).toBe('closed');
+  });
+
+  it('abandons the request of a call its timeout rejected, instead of leaving it to a hung endpoint', async () => {
+    vi.useRealTimers();
+    const inner = fakeProvider();
+    const guard = new GuardedProvider(inner, { ...options, timeout: 50 }, createLogger({ level: 'silent', pretty: false }));
+    guards.push(guard);
+    let abandoned: Promise<void> | undefined;
+    inner.describe.mockImplementation((_ids, o) => {
+      abandoned = new Promise((resolve) => o?.signal?.addEventListener('abort', () => resolve()));
+      return new Promise(() => undefined);
+    });
+    await expect(guard.describe(['i-1'])).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'timeout' });
+    await abandoned;
+    expect(inner.describe.mock.calls[0]?.[1]?.signal?.aborted).toBe(true);
+  });
+
   it('logs each state change once: warn with the provider on open, info on half-open and close', async () => {
     const inner = fakeProvider();
     const lines: LogLine[] = [];
