@@ -68,6 +68,15 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     if (!machine) {
       return reply.code(503).header('retry-after', '5').send({ error: 'no-machine', message: `no ready machine in pool "${pool.name}" within ${waitText}; retry, or pass a longer wait` });
     }
+    if (aborted.signal.aborted) {
+      // The client left while the lease was being granted: nobody will ever use or release this machine.
+      await releaseMachine(machine.id, deps);
+      deps.logger.warn({ machineId: machine.id, pool: pool.name }, 'client left before the lease answer; machine released');
+      return reply;
+    }
+    reply.raw.once('finish', () => {
+      store.confirmLeaseAnswered(machine.id).catch((err: unknown) => deps.logger.warn({ err, machineId: machine.id }, 'could not record the lease answer'));
+    });
     deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone }, 'machine leased');
     return reply.code(200).send(leaseView(machine, config.ssh.user));
   });

@@ -70,6 +70,8 @@ export interface Machine {
   retiredFor?: string;
   /** 1 when launched as a half-open zone's probe: its outcome decides the zone's breaker. */
   probe?: number;
+  /** `pending` from the lease until the api has written its answer; absent once answered. */
+  leaseAnswer?: 'pending';
   /** When the first boot attempt started. */
   bootStartedAt?: number;
   /** When the latest boot attempt started, if a booter took the boot over from another (crash, shutdown). */

@@ -100,7 +100,8 @@ while true do
   local id = ids[1]
   local key = ARGV[1] .. ':machine:' .. id
   if redis.call('HGET', key, 'state') == 'ready' then
-    redis.call('HSET', key, 'leasedAt', ARGV[2])
+    -- Pending until the api has written its answer: a lease whose answer never left is found by the reaper.
+    redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
     move(ARGV[1], id, key, 'leased', ARGV[2], 0)
     return {${CODE.OK}, redis.call('HGETALL', key)}
   end

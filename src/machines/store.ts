@@ -139,6 +139,11 @@ export class MachineStore {
     return now;
   }
 
+  /** The lease's answer has left the api: the client knows its machine. A no-op on a missing record. */
+  async confirmLeaseAnswered(id: string): Promise<void> {
+    await this.redis.hdel(this.key(id), 'leaseAnswer');
+  }
+
   /** Marks a booting machine slow (once): it no longer counts toward the warm target. */
   async markSlow(id: string): Promise<boolean> {
     return (await this.redis.vmpoolMarkSlow(this.key(id), this.prefix)) === 1;

@@ -51,8 +51,10 @@ async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal
   try {
     for (;;) {
       await delay(Math.min(RETRY_MS, Math.max(0, deadline - deps.now())), undefined, { signal }).catch(() => undefined);
+      // Nobody to answer any more (client gone, shutdown): a machine leased now would be leased to nobody.
+      if (signal?.aborted) return undefined;
       const leased = await deps.store.lease(pool, deps.now());
-      if (leased || deps.now() >= deadline || signal?.aborted) return leased;
+      if (leased || deps.now() >= deadline) return leased;
     }
   } finally {
     await deps.waiters.end(pool, waiter);

@@ -9,7 +9,7 @@ import type { InstanceFate, Verdict } from './reaper-rules.js';
 export type ActionDeps = Pick<AppDeps, 'redis' | 'store' | 'queues' | 'counters' | 'breaker' | 'logger' | 'now'> & { bootTimes: BootTimes };
 
 /** The summary counter an action adds to; undefined when nothing changed (a race lost to a booter or a lease is not an error). */
-export type Counted = 'stuckFailed' | 'recordsClosed' | 'recycled' | 'overdueLeases' | 'terminationsRetried' | 'bootsResumed';
+export type Counted = 'stuckFailed' | 'recordsClosed' | 'recycled' | 'overdueLeases' | 'terminationsRetried' | 'bootsResumed' | 'unansweredLeases';
 
 const BOOTING: ReadonlySet<string> = new Set(['booting', 'preparing']);
 
@@ -35,6 +35,12 @@ export async function act(machine: Machine, verdict: Verdict, deps: ActionDeps):
       const recycled = await requestTermination(machine.id, deps, { retiredFor: 'max-age' }, ['ready']);
       if (recycled) log(deps, machine).info({ launchedAt: machine.launchedAt }, 'reaper: recycling a ready machine past the pool’s maxAge');
       return recycled ? 'recycled' : undefined;
+    }
+    case 'unanswered-lease': {
+      // Terminated, not made ready again: the answer may have left just before the api died.
+      const ended = await requestTermination(machine.id, deps, { retiredFor: 'lease-unanswered' }, ['leased']);
+      if (ended) log(deps, machine).error({ leasedAt: machine.leasedAt }, 'reaper: lease never answered (the api died or the client left first); terminating the machine');
+      return ended ? 'unansweredLeases' : undefined;
     }
     case 'overdue-lease': {
       log(deps, machine).error({ leasedAt: machine.leasedAt, terminating: verdict.terminate }, 'reaper: lease past the pool’s maxLeaseDuration');

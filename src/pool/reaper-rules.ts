@@ -16,6 +16,8 @@ export type Verdict =
   | { kind: 'retry-termination' }
   /** Ready and older than the pool's maxAge, by the provider's launch time. */
   | { kind: 'too-old' }
+  /** Leased, but the api never wrote the answer (it died, or the client left): nobody knows the machine. */
+  | { kind: 'unanswered-lease' }
   /** Leased longer than maxLeaseDuration. */
   | { kind: 'overdue-lease'; terminate: boolean };
 
@@ -40,6 +42,12 @@ export const UNKNOWN_GRACE_MS = 60_000;
  * a booting machine without a live boot job after this is adopted by the reaper.
  */
 export const BOOT_JOB_GRACE_MS = 30_000;
+
+/**
+ * A lease answer leaves the api milliseconds after the lease; one still
+ * unsent after this never will be (the api process died in between).
+ */
+export const LEASE_ANSWER_GRACE_MS = 60_000;
 
 /** States whose machine has a running instance the cloud must still know. */
 export const INSTANCE_STATES: ReadonlySet<string> = new Set(['booting', 'preparing', 'ready', 'leased']);
@@ -76,6 +84,7 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
       // The provider's launch time, never the VM's uptime (the Codeship Basic incident).
       return machine.launchedAt !== undefined && ctx.now - machine.launchedAt > pool.maxAge ? { kind: 'too-old' } : undefined;
     case 'leased':
+      if (machine.leaseAnswer === 'pending' && ctx.now - (machine.leasedAt ?? machine.stateSince) > LEASE_ANSWER_GRACE_MS) return { kind: 'unanswered-lease' };
       return isOverdue(machine, pool, ctx.now) ? { kind: 'overdue-lease', terminate: pool.terminateOverdueLeases } : undefined;
     default:
       return undefined;

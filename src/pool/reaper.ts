@@ -27,6 +27,8 @@ export interface ReapSummary {
   terminationsRetried: number;
   /** Boots started again after their job gave up or vanished with a dead booter. */
   bootsResumed: number;
+  /** Leases whose answer never left the api, terminated. */
+  unansweredLeases: number;
 }
 
 /** Every state the reaper judges: all but terminated. */
@@ -52,7 +54,7 @@ export async function reapOnce(deps: ReaperDeps): Promise<ReapSummary | undefine
 }
 
 async function reap(deps: ReaperDeps): Promise<ReapSummary> {
-  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0 };
+  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0 };
   const inventories = await takeInventories(deps);
   for (const inventory of inventories.values()) {
     // A cloud refusing a termination must not keep the registry's own checks from running.

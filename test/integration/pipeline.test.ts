@@ -46,6 +46,8 @@ describe('the pipeline on the simulated cloud', () => {
     expect(machine).toMatchObject({ port: system.config.ssh.port, user: 'vmpool' });
     expect(machine.address).toMatch(/^127\./);
     expect(machine.hostKeyFingerprint).toMatch(/^SHA256:/);
+    // The answer left the api: the reaper will not take the lease for one that never reached its client.
+    await waitFor(async () => (await system!.app.store.get(machine.id))?.leaseAnswer === undefined, { what: 'the lease answer to be recorded' });
 
     const session = await connectSsh(
       { host: machine.address, port: machine.port, username: machine.user, privateKey: readFileSync(system.config.ssh.privateKeyPath), hostKeyFingerprint: machine.hostKeyFingerprint },

@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log.js';
 import type { Machine } from '../../src/machines/machine.js';
 import { TAGS, type Provider } from '../../src/providers/provider.js';
 import { lastReaperRun, overdueLeases, reapOnce, type ReaperDeps } from '../../src/pool/reaper.js';
-import { BOOT_MARGIN_MS, UNKNOWN_GRACE_MS } from '../../src/pool/reaper-rules.js';
+import { BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, UNKNOWN_GRACE_MS } from '../../src/pool/reaper-rules.js';
 import type { Role } from '../../src/app.js';
 import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
 import { runInput } from '../helpers/sim-ec2.js';
@@ -49,6 +49,13 @@ const ready = async (n: number) => waitFor(async () => {
   const machines = await system!.app.store.list('small', 'ready');
   return machines.length === n ? machines : undefined;
 }, { what: `${n} ready machines` });
+
+/** A lease as the api makes it: granted, then its answer written to the client. */
+async function leaseAnswered(app: TestSystem['app']): Promise<Machine> {
+  const leased = (await app.store.lease('small', Date.now()))!;
+  await app.store.confirmLeaseAnswered(leased.id);
+  return leased;
+}
 
 /** The raw SDK against the sim: what an operator (or a leak) does behind vmpool's back. */
 function rawEc2(): EC2Client {
@@ -173,10 +180,25 @@ describe('the reaper on the simulated cloud', () => {
     expect(await app.store.get(machine.id)).toMatchObject({ state: 'ready' });
   });
 
+  it('terminates a leased machine whose lease answer never left the api, and leaves answered leases alone', async () => {
+    const { app } = await start({ warm: 2, max: 2 });
+    await ready(2);
+    // What an api killed between the lease and its answer leaves: a lease nobody knows of.
+    const lost = (await app.store.lease('small', Date.now()))!;
+    const answered = await leaseAnswered(app);
+    const lines: Lines = [];
+    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS - 1_000), { lines }))).toMatchObject({ unansweredLeases: 0 });
+    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS + 1_000), { lines }))).toMatchObject({ unansweredLeases: 1, overdueLeases: 0 });
+    expect(await app.store.get(lost.id)).toMatchObject({ retiredFor: 'lease-unanswered' });
+    expect(await app.store.get(answered.id)).toMatchObject({ state: 'leased' });
+    expect(lines.filter((l) => l.level === 50 && l.machineId === lost.id)).toHaveLength(1);
+    await waitFor(() => instanceState(lost.instanceId) === 'terminated', { what: 'the unanswered lease’s instance to terminate' });
+  });
+
   it('reports a lease past maxLeaseDuration and leaves the machine running by default', async () => {
     const { app, config } = await start({ warm: 1, max: 1, maxLeaseDuration: '1h' });
     await ready(1);
-    const leased = (await app.store.lease('small', Date.now()))!;
+    const leased = await leaseAnswered(app);
     const lines: Lines = [];
     expect(await reapOnce(deps(later(HOUR + 60_000), { lines }))).toMatchObject({ overdueLeases: 1, recycled: 0, recordsClosed: 0 });
     expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
@@ -191,7 +213,7 @@ describe('the reaper on the simulated cloud', () => {
   it('terminates a lease past maxLeaseDuration when the pool sets terminateOverdueLeases', async () => {
     const { app } = await start({ warm: 1, max: 1, maxLeaseDuration: '1h', terminateOverdueLeases: true });
     await ready(1);
-    const leased = (await app.store.lease('small', Date.now()))!;
+    const leased = await leaseAnswered(app);
     expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ overdueLeases: 1 });
     expect(await app.store.get(leased.id)).toMatchObject({ retiredFor: 'lease-overdue' });
     await waitFor(() => instanceState(leased.instanceId) === 'terminated', { what: 'the overdue lease’s instance to terminate' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machines/machine.js';
-import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
+import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -57,6 +57,13 @@ describe('judge', () => {
       expect(judge(m, pool, at(T0 + BOOT_JOB_GRACE_MS))).toBeUndefined();
       expect(judge(m, pool, at(T0 + BOOT_JOB_GRACE_MS + 1))).toEqual({ kind: 'check-boot-job' });
     }
+  });
+
+  it('takes a lease whose answer never left the api only after the answer grace, and never an answered one', () => {
+    const pending = machine('leased', { leasedAt: T0, leaseAnswer: 'pending' });
+    expect(judge(pending, pool, at(T0 + LEASE_ANSWER_GRACE_MS))).toBeUndefined();
+    expect(judge(pending, pool, at(T0 + LEASE_ANSWER_GRACE_MS + 1))).toEqual({ kind: 'unanswered-lease' });
+    expect(judge(machine('leased', { leasedAt: T0 }), pool, at(T0 + LEASE_ANSWER_GRACE_MS + 1))).toBeUndefined();
   });
 
   it('restarts terminations of terminating and failed machines after stuckAfter', () => {
