@@ -215,7 +215,7 @@ async function expectReaperFindsNothing(ec2: EC2Client, pc: ProcessConfig, store
     const before = (await last())?.at ?? 0;
     await waitFor(async () => ((await last())?.at ?? 0) > before, { what: `reaper run ${run}`, timeoutMs: 15_000 });
   }
-  expect((await last())?.summary).toEqual({ orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0 });
+  expect((await last())?.summary).toEqual({ orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0 });
   const managed = await simInstances(ec2, [{ Name: `tag:${TAGS.managed}`, Values: ['true'] }]);
   const records = await store.getMany(managed.map((i) => i.tags[TAGS.machineId] ?? ''));
   const unknown = managed.filter((i) => {
