@@ -134,6 +134,8 @@ function cronProblem(pattern: string, timezone: string): string | undefined {
 
 export const configSchema = z
   .strictObject({
+    /** This installation's name, tagged on every instance it launches; it only ever reaps or rebuilds its own. */
+    deployment: name(),
     redis: z.strictObject({
       url: text(),
       /** Key prefix for everything vmpool stores; the braces are a Redis Cluster hash tag. */

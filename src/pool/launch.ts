@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config.js';
 import type { Machine } from '../machines/machine.js';
 import type { AppDeps } from '../app-deps.js';
-import { TAGS, type Instance } from '../providers/provider.js';
+import { ownTags, TAGS, type Instance } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
 import { requestReconcile } from '../queues.js';
 import { classify, describeError, isCapacityError } from '../errors.js';
@@ -37,7 +37,7 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
     imageId: machine.imageId,
     instanceType: machine.instanceType,
     keyName: deps.config.pools.find((p) => p.name === machine.pool)?.keyName ?? undefined,
-    tags: { [TAGS.managed]: 'true', [TAGS.pool]: machine.pool, [TAGS.machineId]: id },
+    tags: { ...ownTags(deps.config.deployment), [TAGS.pool]: machine.pool, [TAGS.machineId]: id },
   }, { signal });
   await recordLaunch(machine, instance, deps);
 }

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
-import { TAGS, type Instance, type Provider } from '../providers/provider.js';
+import { ownTags, TAGS, type Instance, type Provider } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
 import { INSTANCE_STATES, planOrphans, type InstanceFate } from './reaper-rules.js';
 
@@ -17,11 +17,11 @@ export type InventoryDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'provid
  * answer is left out of this run: the reaper must never mistake a failed
  * listing for an empty cloud.
  */
-export async function takeInventories({ providers, logger }: Pick<InventoryDeps, 'providers' | 'logger'>): Promise<Map<string, Inventory>> {
+export async function takeInventories({ config, providers, logger }: Pick<InventoryDeps, 'config' | 'providers' | 'logger'>): Promise<Map<string, Inventory>> {
   const inventories = new Map<string, Inventory>();
   for (const [name, provider] of providers) {
     try {
-      const listed = await provider.listByTags({ [TAGS.managed]: 'true' });
+      const listed = await provider.listByTags(ownTags(config.deployment));
       inventories.set(name, { provider, instances: new Map(listed.map((i) => [i.instanceId, i])) });
     } catch (err) {
       logger.warn({ provider: name, err }, 'reaper: could not list the provider’s instances; skipping it this run');

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
-import { TAGS, type Instance } from '../providers/provider.js';
+import { ownTags, TAGS, type Instance } from '../providers/provider.js';
 import { zoneId } from '../providers/zone-id.js';
 import { sshAddress } from './launch.js';
 import { addFresh } from '../queues.js';
@@ -42,7 +42,7 @@ export async function planRecovery(deps: RecoveryDeps): Promise<RecoveryPlan> {
   const plan: RecoveryPlan = { recreate: [], known: 0, unattributed: [] };
   const pools = new Set(deps.config.pools.map((p) => p.name));
   for (const provider of deps.providers.values()) {
-    const instances = await provider.listByTags({ [TAGS.managed]: 'true' });
+    const instances = await provider.listByTags(ownTags(deps.config.deployment));
     const records = await deps.store.getMany(instances.map((i) => i.tags[TAGS.machineId] ?? '').filter(Boolean));
     for (const instance of instances) {
       const machineId = instance.tags[TAGS.machineId];

@@ -82,9 +82,16 @@ export interface Instance {
 /** Tag keys vmpool writes on every instance it launches. */
 export const TAGS = {
   managed: 'vmpool:managed',
+  /** The installation (config `deployment`) that launched it: another one never touches it. */
+  deployment: 'vmpool:deployment',
   pool: 'vmpool:pool',
   machineId: 'vmpool:machine-id',
   /** `leased` while a build may be running on it: a rebuild after a Redis loss keeps it alive. */
   state: 'vmpool:state',
   leasedAt: 'vmpool:leased-at',
 } as const;
+
+/** The tags that mark an instance as this deployment's: launched with them, listed by them. */
+export function ownTags(deployment: string): Record<string, string> {
+  return { [TAGS.managed]: 'true', [TAGS.deployment]: deployment };
+}

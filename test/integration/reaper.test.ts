@@ -63,8 +63,8 @@ function rawEc2(): EC2Client {
   return ec2;
 }
 
-async function launchOrphan(): Promise<string> {
-  const tags = [TAGS.managed, TAGS.pool, TAGS.machineId].map((Key, i) => ({ Key, Value: ['true', 'small', 'm-ghost'][i] }));
+async function launchOrphan(deployment = system!.config.deployment): Promise<string> {
+  const tags = [TAGS.managed, TAGS.deployment, TAGS.pool, TAGS.machineId].map((Key, i) => ({ Key, Value: ['true', deployment, 'small', 'm-ghost'][i] }));
   const out = await rawEc2().send(new RunInstancesCommand(runInput({ TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] })));
   return out.Instances![0]!.InstanceId!;
 }
@@ -87,6 +87,17 @@ describe('the reaper on the simulated cloud', () => {
     expect(lines.find((l) => l.level === 40 && l.instanceId === orphan)).toMatchObject({ tags: { [TAGS.machineId]: 'm-ghost' } });
     expect(await system!.app.store.get(own!.id)).toMatchObject({ state: 'ready' });
     expect(instanceState(own!.instanceId)).toBe('running');
+  });
+
+  it('never touches an instance of another deployment sharing the cloud account', async () => {
+    await start({ warm: 1, max: 1 });
+    const [own] = await ready(1);
+    // vmpool's own launches carry its deployment's name, which is what the reaper lists by.
+    expect(sim().find((i) => i.instanceId === own!.instanceId)?.tags[TAGS.deployment]).toBe(system!.config.deployment);
+    const theirs = await launchOrphan('staging');
+    expect(await reapOnce(deps())).toMatchObject({ orphansMarked: 0 });
+    expect(await reapOnce(deps(later(HOUR)))).toMatchObject({ orphansMarked: 0, orphansTerminated: 0 });
+    expect(['pending', 'running']).toContain(instanceState(theirs));
   });
 
   it('runs once when two reaper runs start at the same moment', async () => {
