@@ -21,15 +21,29 @@ export function loadConfigOrExit(overrides: Record<string, unknown> = {}): Reado
 }
 
 /**
+ * Beyond the grace, what closing connections and writing the last records may
+ * take; grace 25 s plus this stays under a platform's SIGKILL at 30 s.
+ */
+export const CLOSE_MARGIN_MS = 3_000;
+
+/**
  * Closes `resources` in order on SIGINT or SIGTERM and exits 0 (1 if closing
  * failed). A second signal while closing is harmless: it is logged, not obeyed.
+ * A close that cannot finish (Redis frozen: its commands never answer) is cut
+ * off at `deadlineMs` with exit 1, so the process is gone on its own terms,
+ * with a log line saying why, rather than by a SIGKILL.
  */
-export function closeOnSignals(resources: () => readonly Resource[], logger: Logger): void {
+export function closeOnSignals(resources: () => readonly Resource[], logger: Logger, deadlineMs: number): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return logger.info({ signal }, 'already shutting down');
     closing = true;
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown did not finish in time (is Redis answering?); exiting anyway');
+      logger.flush();
+      process.exit(1);
+    }, deadlineMs).unref();
     void (async () => {
       let code = 0;
       for (const resource of resources()) {
@@ -62,7 +76,7 @@ export async function runRoles(roles: readonly Role[]): Promise<App> {
   const logger = createLogger(config.log);
   try {
     const app = await createApp({ config, logger, roles });
-    closeOnSignals(() => [app], logger);
+    closeOnSignals(() => [app], logger, config.shutdown.grace + CLOSE_MARGIN_MS);
     logger.info({ roles, url: app.url }, 'vmpool started');
     return app;
   } catch (err) {

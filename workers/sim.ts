@@ -2,7 +2,7 @@
 // processes (Procfile.dev), or for pointing any EC2 client at it.
 import { ensureKeyPair } from '../src/local/key-pair.js';
 import { createLogger } from '../src/log.js';
-import { closeOnSignals, explainStartFailure, loadConfigOrExit } from '../src/run.js';
+import { CLOSE_MARGIN_MS, closeOnSignals, explainStartFailure, loadConfigOrExit } from '../src/run.js';
 import { startSimCloud } from '../src/sim/sim-cloud.js';
 
 const config = loadConfigOrExit();
@@ -10,7 +10,7 @@ const logger = createLogger(config.log);
 try {
   ensureKeyPair(config.ssh.privateKeyPath, config.sim.authorizedKeyPath);
   const sim = await startSimCloud({ config: config.sim, logger, hostKeyTag: config.ssh.hostKeyTag });
-  closeOnSignals(() => [sim], logger);
+  closeOnSignals(() => [sim], logger, config.shutdown.grace + CLOSE_MARGIN_MS);
   logger.info({ endpoint: sim.endpoint, region: config.sim.region, zones: config.sim.zones }, 'simulated EC2 cloud listening');
 } catch (err) {
   logger.fatal({ err }, explainStartFailure(err));

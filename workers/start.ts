@@ -1,7 +1,7 @@
 // `npm start`: Redis (unless REDIS_URL is set), the simulated cloud and every
 // role in one process, with readable logs: the whole system in one command.
 import { createLogger } from '../src/log.js';
-import { closeOnSignals, explainStartFailure, loadConfigOrExit, type Resource } from '../src/run.js';
+import { CLOSE_MARGIN_MS, closeOnSignals, explainStartFailure, loadConfigOrExit, type Resource } from '../src/run.js';
 import { createApp } from '../src/app.js';
 import { ensureKeyPair } from '../src/local/key-pair.js';
 import { startRedisServer } from '../src/local/redis-server.js';
@@ -16,7 +16,7 @@ const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
 if (redis) resources.push({ close: () => redis.stop() });
 const config = loadConfigOrExit({ log: { pretty: process.env.LOG_PRETTY !== 'false' }, ...(redis ? { redis: { url: redis.url } } : {}) });
 const logger = createLogger(config.log);
-closeOnSignals(() => [...resources].reverse(), logger);
+closeOnSignals(() => [...resources].reverse(), logger, config.shutdown.grace + CLOSE_MARGIN_MS);
 
 try {
   if (redis) logger.info({ url: redis.url, redisPid: redis.pid }, 'started a throwaway redis-server');
