@@ -70,6 +70,8 @@ export interface Machine {
   retiredFor?: string;
   /** 1 when launched as a half-open zone's probe: its outcome decides the zone's breaker. */
   probe?: number;
+  /** The build agent version it gets (chosen from its id at creation), also its instance's tag. */
+  agentVersion?: string;
 }
 
 /** Fields a transition may set besides the state. */

@@ -37,7 +37,7 @@ export async function launchMachine(id: string, deps: LaunchDeps): Promise<void>
     imageId: machine.imageId,
     instanceType: machine.instanceType,
     keyName: deps.config.pools.find((p) => p.name === machine.pool)?.keyName ?? undefined,
-    tags: { [TAGS.managed]: 'true', [TAGS.pool]: machine.pool, [TAGS.machineId]: id },
+    tags: { [TAGS.managed]: 'true', [TAGS.pool]: machine.pool, [TAGS.machineId]: id, ...(machine.agentVersion ? { [TAGS.agentVersion]: machine.agentVersion } : {}) },
   });
   await recordLaunch(machine, instance, deps);
 }

@@ -6,7 +6,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const pool: ReaperPool = {
   bootTimeout: 5 * MIN,
-  prepare: { steps: [{ name: 'a', run: 'true', timeout: 2 * MIN }, { name: 'b', run: 'true', timeout: 3 * MIN }] },
+  prepare: { steps: [{ name: 'a', run: 'true', timeout: 2 * MIN, zoneFault: 'timeout' }, { name: 'b', run: 'true', timeout: 3 * MIN, zoneFault: 'timeout' }] },
   maxAge: 12 * HOUR,
   maxLeaseDuration: 6 * HOUR,
   terminateOverdueLeases: false,
