@@ -41,7 +41,8 @@ const ESCAPED_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\.)*?
 
 // A bearer token quoted in an error or a command's output (`Authorization: Bearer eyJ...`);
 // a challenge's `Bearer realm="..."` is not a token and stays readable.
-const BEARER = /(Bearer\s+)(?![A-Za-z]+=")[A-Za-z0-9._~+/-]+=*/gi;
+// (In a JSON line the challenge's quote is escaped: `realm=\"`.)
+const BEARER = /(Bearer\s+)(?![A-Za-z]+=\\?")[A-Za-z0-9._~+/-]+=*/gi;
 
 export function scrubSecrets(line: string): string {
   const keys = line.includes('PRIVATE KEY') ? line.replace(ESCAPED_KEY_BLOCK, '[redacted]').replace(KEY_BLOCK, '[redacted]') : line;
