@@ -49,7 +49,7 @@ export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'sto
     for (const machine of await deps.store.list(pool.name, state)) {
       const version = machine.agentVersion ?? 'none';
       (machines[version] ??= { ready: 0, leased: 0, warming: 0 })[column]++;
-      if (state === 'ready' && !wanted.has(version)) superseded++;
+      if (state === 'ready' && machine.agentVersion !== undefined && !wanted.has(version)) superseded++;
     }
   }
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -5,12 +5,13 @@ import { shellQuote } from '../agent/reference.js';
 import type { PullCounters, PullResult } from '../agent/pull-counters.js';
 import { RegistryAttemptFailed, type RegistryGuards } from '../agent/registry-guards.js';
 import type { ExecResult, SshSession } from './ssh.js';
+import type { StepRecord } from './prepare.js';
 
 export interface PullDeps {
   guards: RegistryGuards;
   pulls: PullCounters;
   /** Keeps each attempt's output in the machine's log. */
-  record(entry: { name: string; ok: boolean; ms: number; exitCode: number | null; timedOut: boolean; output: string }): Promise<void>;
+  record(entry: StepRecord): Promise<void>;
   outputBytes: number;
 }
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { ExecResult, SshSession } from './ssh.js';
+import type { MachineLogEntry } from '../machines/machine-log.js';
 
 /** Which failures of a step count against the machine's zone. */
 export type ZoneFaultPolicy = 'timeout' | 'always' | 'never';
@@ -17,15 +18,8 @@ export interface PrepareStep {
   zoneFault?: ZoneFaultPolicy;
 }
 
-/** How a step ended, for the machine's log. */
-export interface StepRecord {
-  name: string;
-  ok: boolean;
-  ms: number;
-  exitCode: number | null;
-  timedOut: boolean;
-  output: string;
-}
+/** How a step ended, for the machine's log (which adds the time). */
+export type StepRecord = Omit<MachineLogEntry, 'at'>;
 
 export interface PrepareOptions {
   /** Only the tail of each step's output is kept (64 KiB when absent). */

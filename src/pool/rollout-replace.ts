@@ -27,7 +27,8 @@ export function replacementBudget(target: number, warming: number, maxShare: num
 export async function replaceSuperseded(pool: PoolConfig, rollout: Rollout | undefined, target: number, deps: RolloutReplaceDeps): Promise<number> {
   if (!rollout) return 0;
   const wanted = wantedVersions(rollout);
-  const superseded = (await deps.store.list(pool.name, 'ready')).filter((m) => !wanted.has(m.agentVersion ?? ''));
+  // A machine without a version predates the pool's agent section: left to age out, not churned on an upgrade.
+  const superseded = (await deps.store.list(pool.name, 'ready')).filter((m) => m.agentVersion !== undefined && !wanted.has(m.agentVersion));
   if (superseded.length === 0) return 0;
   const totals = totalsByState(await deps.store.counts(pool.name));
   const warming = WARMING_STATES.reduce((sum, s) => sum + totals[s], 0) - totals.ready - totals.slow;

@@ -39,6 +39,13 @@ describe('judge', () => {
     expect(judge(preparing, pool, at(T0 + 10 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
   });
 
+  it('also gives a preparing machine one agent pull timeout per registry', () => {
+    const withAgent: ReaperPool = { ...pool, prepare: { ...pool.prepare, agent: { pullTimeout: MIN, registries: ['primary', 'secondary'] } } };
+    const preparing = machine('preparing', { launchedAt: T0 });
+    expect(judge(preparing, withAgent, at(T0 + 12 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(preparing, withAgent, at(T0 + 12 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
+  });
+
   it('restarts terminations of terminating and failed machines after stuckAfter', () => {
     for (const state of ['terminating', 'failed'] as const) {
       expect(judge(machine(state), pool, at(T0 + 5 * MIN))).toBeUndefined();
