@@ -7,5 +7,6 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 sh scripts/ensure-redis.sh
+sh scripts/ensure-registry.sh
 npx tsc -p tsconfig.build.json
 exec npx vitest run "$@"

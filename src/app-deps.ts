@@ -10,6 +10,9 @@ import type { CapacityCache } from './zones/capacity-cache.js';
 import type { PoolFlags } from './pool/pool-flags.js';
 import type { LeaseWaiters } from './pool/lease-waiters.js';
 import type { Epoch } from './machines/epoch.js';
+import type { MachineLog } from './machines/machine-log.js';
+import type { RolloutStore } from './agent/rollout-store.js';
+import type { PullCounters } from './agent/pull-counters.js';
 
 /**
  * What the composition root builds once per process and hands to services;
@@ -28,6 +31,10 @@ export interface AppDeps {
   waiters: LeaseWaiters;
   /** Missing when Redis lost its data: nothing plans launches until the store is rebuilt. */
   epoch: Epoch;
+  /** Each pool's agent rollout (versions, canary, its halt), shared by every process. */
+  rollouts: RolloutStore;
+  pulls: PullCounters;
+  machineLog: MachineLog;
   logger: Logger;
   now: () => number;
 }

@@ -21,6 +21,9 @@ import { PoolFlags } from './pool/pool-flags.js';
 import { LeaseWaiters } from './pool/lease-waiters.js';
 import { Epoch } from './machines/epoch.js';
 import { closeGracefully } from './http/graceful-close.js';
+import { MachineLog } from './machines/machine-log.js';
+import { RolloutStore } from './agent/rollout-store.js';
+import { PullCounters } from './agent/pull-counters.js';
 
 export type Role = 'producer' | 'booter' | 'web';
 
@@ -34,7 +37,7 @@ export interface AppOptions {
 }
 
 /** A running process's services (what tests and the all-in-one reach into) and its lifecycle. */
-export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch'> {
+export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog'> {
   /** The web role's server, listening, when that role runs. */
   readonly http?: FastifyInstance;
   /** Base URL of the web role, when it runs. */
@@ -61,8 +64,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const flags = new PoolFlags(redis, config.redis.prefix);
   const waiters = new LeaseWaiters(redis, config.redis.prefix);
   const epoch = new Epoch(redis, config.redis.prefix);
+  const rollouts = new RolloutStore(redis, config.redis.prefix);
+  const pulls = new PullCounters(redis, config.redis.prefix);
+  const machineLog = new MachineLog(redis, config.redis.prefix);
   const providers = options.providers ?? buildProviders(config, logger);
-  const deps = { config, redis, store, queues, counters, breaker, capacity, flags, waiters, epoch, providers, now };
+  const deps = { config, redis, store, queues, counters, breaker, capacity, flags, waiters, epoch, rollouts, pulls, machineLog, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
   const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
   const handles: RoleHandle[] = [];
@@ -95,7 +101,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await close();
     throw err;
   }
-  return { redis, store, queues, providers, counters, breaker, capacity, flags, waiters, epoch, http, url, close };
+  return { redis, store, queues, providers, counters, breaker, capacity, flags, waiters, epoch, rollouts, pulls, machineLog, http, url, close };
 }
 
 /** Each configured cloud, behind this process's fail-fast guard on its API endpoint. */

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { isImageName, isTag } from './agent/reference.js';
 
 // Messages name what was expected and echo what was given, so an operator can
 // fix the file from the error line alone.
@@ -66,6 +67,32 @@ const prepareStepSchema = z.strictObject({
   name: text(),
   run: text(),
   timeout: duration().prefault('2m'),
+  /** Which failures of the step count against the machine's zone: a hang (timeout), every failure, or none. */
+  zoneFault: z.enum(['timeout', 'always', 'never'], { error: (iss) => `expected "timeout", "always" or "never", got ${show(iss.input)}` }).default('timeout'),
+});
+
+const tag = () => text().refine(isTag, { error: (iss) => `expected an image tag (letters, digits, _ . -; at most 128), got ${show(iss.input)}` });
+
+const registrySchema = z.strictObject({
+  /** Named in pools' agent sections, logs, metrics and `vmpool sim registry`. */
+  name: name(),
+  /** Base URL of the registry's HTTP API v2; `{registry}` in a pull command is its host (and path). */
+  url: text().refine((value) => /^https?:\/\/[^/]/.test(value) && URL.canParse(value), { error: (iss) => `expected an http(s) URL, got ${show(iss.input)}` }),
+});
+
+const agentSchema = z.strictObject({
+  image: text().refine(isImageName, { error: (iss) => `expected an image name like "org/build-agent", got ${show(iss.input)}` }),
+  /** The stable version, until an operator sets another (`vmpool agent set`). */
+  version: tag(),
+  /** Names from the top-level registries, primary first. */
+  registries: z.array(name()).min(1, { error: 'expected at least one registry' }),
+  /** Run on the machine per registry tried; {registry}, {url}, {image} and {version} are filled in. */
+  pullCommand: text().default('docker pull {registry}/{image}:{version}'),
+  pullTimeout: duration().prefault('2m'),
+  /** A pull that timed out at every registry points at the zone's network: count it against the zone. */
+  timeoutsAreZoneFaults: flag().default(true),
+  /** A share of machines (by machine id) gets this version instead. */
+  canary: z.strictObject({ version: tag(), share: ratio() }).nullable().default(null),
 });
 
 const scheduleEntrySchema = z.strictObject({
@@ -103,7 +130,7 @@ const poolSchema = z.strictObject({
   maxLeaseDuration: duration().prefault('6h'),
   /** Also terminate leases past maxLeaseDuration (off: a build may still be running). */
   terminateOverdueLeases: flag().default(false),
-  prepare: z.strictObject({ steps: z.array(prepareStepSchema).default([]) }).prefault({}),
+  prepare: z.strictObject({ agent: agentSchema.nullable().default(null), steps: z.array(prepareStepSchema).default([]) }).prefault({}),
 });
 
 const simSchema = z.strictObject({
@@ -120,6 +147,20 @@ const simSchema = z.strictObject({
   authorizedKeyPath: text(),
   /** How long terminated instances stay visible to DescribeInstances, as on EC2. */
   terminatedRetention: duration(),
+  /** Container registries the simulated cloud serves (HTTP API v2 manifests) on loopback. */
+  registries: z
+    .array(
+      z.strictObject({
+        name: name(),
+        /** 0 picks a free port. */
+        port: wholeNumber(0),
+        /** Answer 401 with a bearer-token challenge, as Docker Hub and most hosted registries do. */
+        token: flag().default(false),
+        /** `image:tag` references present at start. */
+        images: z.array(text()).default([]),
+      }),
+    )
+    .default([]),
 });
 
 /** Why a cron pattern or time zone is unusable, or undefined when it is fine. */
@@ -229,10 +270,36 @@ export const configSchema = z
     }),
     providers: z.array(providerSchema).min(1, { error: 'expected at least one provider' }),
     pools: z.array(poolSchema),
+    /** Container registries that pools pull their build agent from. */
+    registries: z.array(registrySchema).default([]),
+    agent: z.strictObject({
+      /** Per-process breaker on each registry: a registry that keeps failing is tried last, not first. */
+      registryBreaker: z.strictObject({
+        errorThresholdPercentage: wholeNumber(1),
+        volumeThreshold: wholeNumber(1),
+        resetTimeout: duration(),
+      }),
+      /** The canary is halted when its prepare failure rate reaches failureRatio x the stable one's, with at least minFailures failures. */
+      canaryGuard: z.strictObject({
+        failureRatio: z.number({ error: (iss) => `expected a number >= 1, got ${show(iss.input)}` }).min(1, { error: (iss) => `expected a number >= 1, got ${show(iss.input)}` }),
+        minFailures: wholeNumber(1),
+      }),
+      /** Replacing ready machines on a superseded version. */
+      rollout: z.strictObject({
+        /** At most this share of a pool's target is being replaced at once (at least one machine). */
+        maxShare: ratio(),
+        /** One replacement per this period per pool, at most. */
+        every: duration(),
+      }),
+      /** Bytes of each prepare step's and pull's output kept in the machine's log. */
+      outputBytes: wholeNumber(256),
+    }),
     sim: simSchema,
   })
   .superRefine((config, ctx) => {
     const providers = new Map(config.providers.map((p) => [p.name, p]));
+    const registries = new Set(config.registries.map((r) => r.name));
+    if (registries.size < config.registries.length) ctx.addIssue({ code: 'custom', path: ['registries'], message: 'registry names must be unique' });
     const seen = new Set<string>();
     config.pools.forEach((pool, i) => {
       if (seen.has(pool.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `duplicate pool name "${pool.name}"` });
@@ -248,6 +315,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['pools', i, 'provider'], message: `no provider named "${pool.provider}"` });
         return;
       }
+      pool.prepare.agent?.registries.forEach((registry, j) => {
+        if (!registries.has(registry)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'prepare', 'agent', 'registries', j], message: `no registry named "${registry}" in registries` });
+      });
       const known = new Set(provider.zones.map((z) => `${provider.name}/${z.name}`));
       pool.zones.forEach((zone, j) => {
         if (!known.has(zone)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'zones', j], message: `expected one of ${[...known].join(', ')}, got ${show(zone)}` });
@@ -267,3 +337,5 @@ export type ProviderConfig = Config['providers'][number];
 export type SimConfig = Config['sim'];
 export type SshConfig = Config['ssh'];
 export type PrepareStep = PoolConfig['prepare']['steps'][number];
+export type AgentConfig = NonNullable<PoolConfig['prepare']['agent']>;
+export type RegistryConfig = Config['registries'][number];

@@ -5,7 +5,7 @@ import { Load } from 'config/lib/util.js';
 import type { z } from 'zod';
 import { configSchema, type Config } from './config-schema.js';
 
-export type { Config, PoolConfig, ProviderConfig, SimConfig, SshConfig, PrepareStep } from './config-schema.js';
+export type { Config, PoolConfig, ProviderConfig, SimConfig, SshConfig, PrepareStep, AgentConfig, RegistryConfig } from './config-schema.js';
 
 /** Thrown when config is invalid; `problems` holds one `path.to.key: reason` line each. */
 export class ConfigError extends Error {

@@ -59,6 +59,9 @@ export const BOOT_VERDICTS: Readonly<Record<BootOutcome, ZoneVerdict>> = {
   'prepare-timeout': 'zone-fault',
   'instance-lost': 'zone-fault',
   'prepare-failed': 'not-zone',
+  // Every registry failed: the image is missing or the registries are down, which moving zones cannot fix.
+  // Only when every attempt timed out does the booter count it against the zone (agent.timeoutsAreZoneFaults).
+  'agent-pull-failed': 'not-zone',
   'host-key-mismatch': 'not-zone',
   'not-loopback': 'not-zone',
   'launch-failed': 'not-zone',

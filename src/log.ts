@@ -20,6 +20,11 @@ const SECRET_KEYS = [
   'credentials',
   'authorization',
   'Authorization',
+  // Registry bearer tokens (the token endpoint's answer, and what we keep of it).
+  'access_token',
+  'refresh_token',
+  'bearerToken',
+  'registryToken',
 ];
 export const REDACT_PATHS = [
   ...SECRET_KEYS,
@@ -34,9 +39,14 @@ export const REDACT_PATHS = [
 const KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
 const ESCAPED_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
 
+// A bearer token quoted in an error or a command's output (`Authorization: Bearer eyJ...`);
+// a challenge's `Bearer realm="..."` is not a token and stays readable.
+// (In a JSON line the challenge's quote is escaped: `realm=\"`.)
+const BEARER = /(Bearer\s+)(?![A-Za-z]+=\\?")[A-Za-z0-9._~+/-]+=*/gi;
+
 export function scrubSecrets(line: string): string {
-  if (!line.includes('PRIVATE KEY')) return line;
-  return line.replace(ESCAPED_KEY_BLOCK, '[redacted]').replace(KEY_BLOCK, '[redacted]');
+  const keys = line.includes('PRIVATE KEY') ? line.replace(ESCAPED_KEY_BLOCK, '[redacted]').replace(KEY_BLOCK, '[redacted]') : line;
+  return /bearer/i.test(keys) ? keys.replace(BEARER, '$1[redacted]') : keys;
 }
 
 export interface LogOptions {

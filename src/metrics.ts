@@ -11,7 +11,7 @@ export interface Metrics {
  * are read from Redis at scrape time, so one scrape of any web process shows
  * what every producer and booter did.
  */
-export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters' | 'breaker' | 'now'>): Metrics {
+export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters' | 'breaker' | 'pulls' | 'rollouts' | 'now'>): Metrics {
   const { config, store, counters } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vmpool_process_' });
@@ -51,6 +51,7 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters
     },
   });
   registerZoneMetrics(registry, deps);
+  registerAgentMetrics(registry, deps);
   const leaseWait = new Histogram({
     name: 'vmpool_lease_wait_seconds',
     help: 'Time a lease request waited for a machine, by pool and result (leased or timeout).',
@@ -59,6 +60,32 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters
     registers: [registry],
   });
   return { registry, leaseWait };
+}
+
+/** Agent pulls by registry and result (failover shows as the switch between registries), and halted canaries. */
+function registerAgentMetrics(registry: Registry, deps: Pick<AppDeps, 'config' | 'pulls' | 'rollouts'>): void {
+  new Counter({
+    name: 'vmpool_agent_pulls_total',
+    help: 'Build agent pull attempts by registry and result (ok, failed, timeout), from every booter.',
+    labelNames: ['registry', 'result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await deps.pulls.read()) this.inc({ registry: row.registry, result: row.result }, row.value);
+    },
+  });
+  new Gauge({
+    name: 'vmpool_agent_canary_halted',
+    help: '1 while the canary guard keeps a pool\'s canary agent version halted.',
+    labelNames: ['pool'],
+    registers: [registry],
+    async collect() {
+      for (const pool of deps.config.pools) {
+        const rollout = await deps.rollouts.current(pool);
+        if (rollout) this.set({ pool: pool.name }, rollout.canaryHalted ? 1 : 0);
+      }
+    },
+  });
 }
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;

@@ -13,6 +13,7 @@ export type BootOutcome =
   | 'not-loopback'
   | 'prepare-failed'
   | 'prepare-timeout'
+  | 'agent-pull-failed'
   | 'launch-failed'
   | 'boot-error';
 

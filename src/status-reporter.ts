@@ -1,5 +1,6 @@
 import type { Logger } from './log.js';
 import { readStatus, summarizePool, type StatusDeps } from './status.js';
+import { summarizeAgent } from './agent/agent-status.js';
 
 /**
  * Logs one plain line per pool whenever its summary changes: what a person
@@ -16,9 +17,11 @@ export function startStatusReporter(deps: StatusDeps & { logger: Logger }, every
       const status = await readStatus(deps);
       const states = new Map(status.zones.map((z) => [z.zone, z.state]));
       for (const pool of status.pools) {
-        const line = summarizePool(pool, states);
-        if (last.get(pool.name) !== line) logger.info(line);
-        last.set(pool.name, line);
+        const lines: [string, string][] = [[pool.name, summarizePool(pool, states)], ...(pool.agent ? [[`${pool.name}:agent`, `pool ${pool.name} ${summarizeAgent(pool.agent).trimStart()}`] as [string, string]] : [])];
+        for (const [key, line] of lines) {
+          if (last.get(key) !== line) logger.info(line);
+          last.set(key, line);
+        }
       }
     } catch (err) {
       logger.debug({ err }, 'status unavailable');

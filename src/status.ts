@@ -5,6 +5,7 @@ import type { PoolFlag } from './pool/pool-flags.js';
 import { poolTarget } from './pool/target.js';
 import { overdueLeases } from './pool/reaper.js';
 import type { ZoneHealth } from './zones/breaker.js';
+import { readAgentStatus, type AgentStatus } from './agent/agent-status.js';
 
 /** Machines per state, every state present (terminated ones are not counted). */
 export type StateCounts = Record<Exclude<MachineState, 'terminated'>, number>;
@@ -27,6 +28,8 @@ export interface PoolStatus {
   alert?: PoolFlag;
   /** Leased machines past the pool's maxLeaseDuration (a build stuck, or a client that never released). */
   overdueLeases: string[];
+  /** The build agent rollout: versions, canary (and its halt), machines per version. Absent when the pool pulls no agent. */
+  agent?: AgentStatus;
 }
 
 /** A zone's breaker in status and `GET /v1/zones`; times as ISO strings. */
@@ -49,7 +52,7 @@ export interface Status {
   zones: ZoneStatus[];
 }
 
-export type StatusDeps = Pick<AppDeps, 'config' | 'store' | 'breaker' | 'flags' | 'waiters' | 'now'>;
+export type StatusDeps = Pick<AppDeps, 'config' | 'store' | 'breaker' | 'flags' | 'waiters' | 'rollouts' | 'now'>;
 
 const COUNTED = STATES.filter((s): s is Exclude<MachineState, 'terminated'> => s !== 'terminated');
 
@@ -62,18 +65,20 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
   const { config, store } = deps;
   const pools = await Promise.all(
     config.pools.map(async (pool): Promise<PoolStatus> => {
-      const [counts, flags, waiting, overdue] = await Promise.all([
+      const [counts, flags, waiting, overdue, agent] = await Promise.all([
         store.counts(pool.name),
         deps.flags.read(pool.name),
         deps.waiters.count(pool.name, deps.now()),
         overdueLeases(pool, deps),
+        readAgentStatus(pool, deps),
       ]);
       const target = poolTarget(pool, deps.now(), waiting);
       const zones: Record<string, StateCounts> = {};
       for (const zone of [...pool.zones, ...Object.keys(counts).filter((z) => !pool.zones.includes(z))]) {
         zones[zone] = stateCounts(counts[zone] ?? {});
       }
-      return { name: pool.name, ...target, min: pool.min, max: pool.max, machines: stateCounts(totalsByState(counts)), zones, ...flags, overdueLeases: overdue.map((m) => m.id) };
+      const agentPart = agent ? { agent } : {};
+      return { name: pool.name, ...target, min: pool.min, max: pool.max, machines: stateCounts(totalsByState(counts)), zones, ...flags, overdueLeases: overdue.map((m) => m.id), ...agentPart };
     }),
   );
   return { pools, zones: await readZones(deps) };

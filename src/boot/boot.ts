@@ -9,11 +9,12 @@ import { requestTermination } from '../pool/terminate.js';
 import { sshAddress } from '../pool/launch.js';
 import { BootDeadlineError, InstanceGoneError, type InstanceWatcher } from './instance-watcher.js';
 import { connectSshWithRetry, SshError, type SshSession } from './ssh.js';
-import { runPrepare } from './prepare.js';
+import { prepareMachine, type PrepareMachineDeps } from './prepare-machine.js';
+import type { ZoneVerdict } from '../errors.js';
 import type { BootTimes } from './boot-times.js';
 import { reportBootOutcome, watchForSlowBoot } from './zone-report.js';
 
-export type BootDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'logger' | 'now'> & {
+export type BootDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'logger' | 'now'> & PrepareMachineDeps & {
   watcher: InstanceWatcher;
   bootTimes: BootTimes;
   /** The login key, read once at start. */
@@ -22,7 +23,7 @@ export type BootDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers'
 
 /** A boot that ended badly, with the outcome the zone breaker and metrics see. */
 class BootFailure extends Error {
-  constructor(readonly outcome: BootOutcome, message: string) {
+  constructor(readonly outcome: BootOutcome, message: string, readonly verdict?: ZoneVerdict) {
     super(message);
   }
 }
@@ -65,7 +66,7 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
     signal.addEventListener('abort', () => open.close(), { once: true });
     const moved = await deps.store.transition(id, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
     if (!moved.ok) return; // released or reaped meanwhile: whoever moved it owns it now
-    await prepare(session, pool, log);
+    await prepare(session, machine, pool, deps, log);
     const ready = await deps.store.transition(id, 'ready', deps.now(), {}, ['preparing']);
     if (!ready.ok) return;
     stopWatching();
@@ -113,15 +114,12 @@ function sshFailure(err: unknown): unknown {
   return new BootFailure('ssh-unreachable', `${err.kind}: ${err.message}`);
 }
 
-async function prepare(session: SshSession, pool: PoolConfig, log: Logger): Promise<void> {
-  const steps = pool.prepare.steps.map((s) => ({ name: s.name, run: s.run, timeoutMs: s.timeout }));
+async function prepare(session: SshSession, machine: Machine, pool: PoolConfig, deps: BootDeps, log: Logger): Promise<void> {
   // The VM going away mid-step (connection lost) is an unreachable machine, not a bug to retry.
-  const outcome = await runPrepare(session, steps, log).catch((err: unknown) => {
+  const outcome = await prepareMachine(session, machine, pool, deps, log).catch((err: unknown) => {
     throw sshFailure(err);
   });
-  if (outcome.ok) return;
-  const detail = `step ${outcome.step} ${outcome.reason} (exit ${outcome.exitCode ?? 'none'}): ${outcome.output.slice(-500)}`;
-  throw new BootFailure(outcome.reason === 'timeout' ? 'prepare-timeout' : 'prepare-failed', detail);
+  if (!outcome.ok) throw new BootFailure(outcome.outcome, outcome.detail, outcome.zoneFault ? 'zone-fault' : 'not-zone');
 }
 
 async function fail(machine: Machine, failure: BootFailure, deps: BootDeps, log: Logger): Promise<void> {
@@ -129,7 +127,7 @@ async function fail(machine: Machine, failure: BootFailure, deps: BootDeps, log:
   log[level]({ outcome: failure.outcome, reason: failure.message }, 'boot failed; terminating the machine');
   const failed = await deps.store.transition(machine.id, 'failed', deps.now(), { failure: failure.outcome, failureDetail: failure.message }, ['booting', 'preparing']);
   if (!failed.ok) return;
-  await reportBootOutcome(machine, failure.outcome, deps);
+  await reportBootOutcome(machine, failure.outcome, deps, { verdict: failure.verdict });
   await requestTermination(machine.id, deps);
   await requestReconcile(deps.queues, machine.pool);
 }

@@ -1,8 +1,10 @@
-import { BlockList, isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { fingerprint } from './host-key.js';
 import { sshExec, type ExecOptions, type ExecResult } from './ssh-exec.js';
+import { isLoopback } from '../local/loopback.js';
+
+export { isLoopback } from '../local/loopback.js';
 
 export type { ExecOptions, ExecResult } from './ssh-exec.js';
 
@@ -43,21 +45,6 @@ export interface ConnectOptions {
   /** Refuse anything but 127.0.0.0/8 and ::1, before a socket exists. */
   loopbackOnly: boolean;
   signal?: AbortSignal;
-}
-
-// Node's BlockList also matches the IPv4-mapped forms (::ffff:127.0.0.1, ::ffff:7f00:1) and any spelling of ::1.
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/**
- * True for IP literals in 127.0.0.0/8 and ::1. Host names are never loopback
- * here: DNS (or /etc/hosts) could send "localhost" anywhere.
- */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
-  const family = isIP(bare);
-  return family !== 0 && LOOPBACK.check(bare, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** One connection attempt: TCP, handshake, host key check and login within `timeoutMs`. */

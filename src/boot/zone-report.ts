@@ -2,7 +2,7 @@ import type { AppDeps } from '../app-deps.js';
 import type { Logger } from '../log.js';
 import type { Machine } from '../machines/machine.js';
 import type { BootOutcome } from '../outcome-counters.js';
-import { BOOT_VERDICTS } from '../errors.js';
+import { BOOT_VERDICTS, type ZoneVerdict } from '../errors.js';
 import type { BootTimes } from './boot-times.js';
 import { requestReconcile } from '../queues.js';
 
@@ -13,10 +13,16 @@ export type ZoneReportDeps = Pick<AppDeps, 'store' | 'queues' | 'breaker' | 'cou
  * report wins (a slow boot already counted against the zone; a redelivered
  * job). Ready boots that were never slow, nor taken over from another booter
  * (their time includes the hand-over), feed the median that defines slow.
+ * `verdict` overrides the outcome's usual share when the plan says otherwise
+ * (a prepare step counted against the zone, a pull that timed out everywhere).
  */
-export async function reportBootOutcome(machine: Machine, outcome: BootOutcome, deps: ZoneReportDeps, { resumed = false } = {}): Promise<void> {
+export async function reportBootOutcome(
+  machine: Machine,
+  outcome: BootOutcome,
+  deps: ZoneReportDeps,
+  { verdict = BOOT_VERDICTS[outcome], resumed = false }: { verdict?: ZoneVerdict; resumed?: boolean } = {},
+): Promise<void> {
   await deps.counters.boot(machine.pool, machine.zone, outcome);
-  const verdict = BOOT_VERDICTS[outcome];
   if (verdict === 'not-zone' || !(await deps.store.claimOutcome(machine.id))) return;
   await deps.breaker.record(machine.zone, verdict === 'healthy' ? 'ok' : 'bad', { probe: machine.probe === 1, now: deps.now() });
   if (outcome === 'ready' && !resumed) await deps.bootTimes.record(deps.now() - (machine.launchedAt ?? machine.createdAt));

@@ -5,6 +5,8 @@ import type { leaseView } from '../http/v1.js';
 import { ApiClient } from './api-client.js';
 import { addOperatorCommands, formatZones } from './operator-commands.js';
 import { addSimCommands } from './sim-commands.js';
+import { addAgentCommands } from './agent-commands.js';
+import { summarizeAgent } from '../agent/agent-status.js';
 
 type Lease = ReturnType<typeof leaseView>;
 
@@ -44,7 +46,8 @@ export function buildProgram(ctx: CliContext): Command {
     .action(async (opts: { json?: boolean }) => {
       const status = await kit.client().request<Status>('GET', '/v1/status');
       const states = new Map(status.zones.map((z) => [z.zone, z.state]));
-      kit.out(opts.json, status, () => [...status.pools.map((p) => summarizePool(p, states)), '', formatZones(status.zones)].join('\n'));
+      const pools = status.pools.flatMap((p) => [summarizePool(p, states), ...(p.agent ? [summarizeAgent(p.agent)] : [])]);
+      kit.out(opts.json, status, () => [...pools, '', formatZones(status.zones)].join('\n'));
     });
 
   program
@@ -67,6 +70,7 @@ export function buildProgram(ctx: CliContext): Command {
     });
 
   addOperatorCommands(program, kit);
+  addAgentCommands(program, kit);
   addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line) });
   return program;
 }

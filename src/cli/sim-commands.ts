@@ -1,7 +1,9 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { formatDuration, parseDuration } from '../duration.js';
+import { Option, type Command } from 'commander';
+import { formatDuration } from '../duration.js';
+import { duration, probability } from './arg-parsers.js';
 import type { ZoneFaults } from '../sim/sim-faults.js';
 import { ApiError } from './api-client.js';
+import { addSimRegistryCommands } from './sim-registry-commands.js';
 
 export interface SimCommandsContext {
   /** The simulated cloud's base URL, from `--sim-url`, else the environment or config. */
@@ -63,6 +65,7 @@ export function addSimCommands(program: Command, ctx: SimCommandsContext): Comma
       const listing = await request<{ zones: ZoneView[] }>('GET', '/v1/sim/zones');
       out(!!opts.json, listing, () => faultTable(listing.zones));
     });
+  addSimRegistryCommands(sim, { request, out });
   return sim;
 }
 
@@ -71,18 +74,6 @@ function requested(opts: FaultFlags): ZoneFaults {
   for (const [, field] of PROBABILITIES) if (opts[field] !== undefined) wanted[field] = opts[field];
   if (opts.slowBoot !== undefined) wanted.slowBootMs = opts.slowBoot;
   return wanted;
-}
-
-function probability(value: string): number {
-  const p = Number(value);
-  if (value.trim() === '' || !(p >= 0 && p <= 1)) throw new InvalidArgumentError(`expected a probability from 0 to 1, got "${value}"`);
-  return p;
-}
-
-function duration(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new InvalidArgumentError(`expected a duration like "20s" or "2m", got "${value}"`);
-  return ms;
 }
 
 const percent = (p: number | undefined): string => (p === undefined ? '-' : `${Number((p * 100).toFixed(1))}%`);

@@ -6,7 +6,7 @@ import type { AppDeps } from '../app-deps.js';
 import { registerV1 } from './v1.js';
 import { answerShuttingDown } from './shutting-down.js';
 
-export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'providers' | 'logger' | 'now'> & {
+export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
   /** True once shutdown began: every request is answered 503 so load balancers move on. */
   isClosing: () => boolean;

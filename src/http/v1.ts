@@ -7,6 +7,8 @@ import type { ServerDeps } from './server.js';
 import { registerZoneRoutes } from './zone-routes.js';
 import { answerShuttingDown } from './shutting-down.js';
 import { registerRecoveryRoutes } from './recovery-routes.js';
+import { registerAgentRoutes } from './agent-routes.js';
+import { isTag } from '../agent/reference.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
 export function leaseView(machine: Machine, user: string) {
@@ -20,6 +22,7 @@ export function leaseView(machine: Machine, user: string) {
     hostKeyFingerprint: machine.hostKeyFingerprint,
     instanceId: machine.instanceId,
     instanceType: machine.instanceType,
+    agentVersion: machine.agentVersion,
     state: machine.state,
     launchedAt: machine.launchedAt ? new Date(machine.launchedAt).toISOString() : undefined,
     leasedAt: machine.leasedAt ? new Date(machine.leasedAt).toISOString() : undefined,
@@ -28,8 +31,8 @@ export function leaseView(machine: Machine, user: string) {
 
 interface LeaseRequest {
   Params: { pool: string };
-  Querystring: { wait?: string };
-  Body: { wait?: string } | undefined;
+  Querystring: { wait?: string; agentVersion?: string };
+  Body: { wait?: string; agentVersion?: string } | undefined;
 }
 
 export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
@@ -47,11 +50,16 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
 
   registerZoneRoutes(app, deps);
   registerRecoveryRoutes(app, deps);
+  registerAgentRoutes(app, deps);
 
   app.post<LeaseRequest>('/v1/pools/:pool/leases', async (request, reply) => {
     const pool = config.pools.find((p) => p.name === request.params.pool);
     if (!pool) return reply.code(404).send({ error: 'unknown-pool', message: `no pool named "${request.params.pool}"; pools: ${config.pools.map((p) => p.name).join(', ')}` });
     const waitText = request.body?.wait ?? request.query.wait ?? '0s';
+    const agentVersion = request.body?.agentVersion ?? request.query.agentVersion;
+    if (agentVersion !== undefined && (typeof agentVersion !== 'string' || !isTag(agentVersion))) {
+      return reply.code(400).send({ error: 'bad-request', message: `agentVersion: expected an image tag, got ${JSON.stringify(agentVersion)}` });
+    }
     const waitMs = typeof waitText === 'string' ? parseDuration(waitText) : undefined;
     if (waitMs === undefined) return reply.code(400).send({ error: 'bad-request', message: `wait: expected a duration like "30s", got ${JSON.stringify(waitText)}` });
     if (waitMs > config.http.maxLeaseWait) {
@@ -61,12 +69,13 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     const aborted = new AbortController();
     reply.raw.once('close', () => aborted.abort());
     const started = deps.now();
-    const machine = await leaseMachine(pool.name, waitMs, deps, AbortSignal.any([aborted.signal, deps.shutdown]));
+    const machine = await leaseMachine(pool.name, waitMs, deps, AbortSignal.any([aborted.signal, deps.shutdown]), agentVersion);
     metrics.leaseWait.observe({ pool: pool.name, result: machine ? 'leased' : 'timeout' }, (deps.now() - started) / 1000);
     // The grace ran out while waiting: another instance may have a machine.
     if (!machine && deps.shutdown.aborted) return answerShuttingDown(reply, { closeConnection: false });
     if (!machine) {
-      return reply.code(503).header('retry-after', '5').send({ error: 'no-machine', message: `no ready machine in pool "${pool.name}" within ${waitText}; retry, or pass a longer wait` });
+      const which = agentVersion ? ` with agent ${agentVersion}` : '';
+      return reply.code(503).header('retry-after', '5').send({ error: 'no-machine', message: `no ready machine${which} in pool "${pool.name}" within ${waitText}; retry, or pass a longer wait` });
     }
     if (aborted.signal.aborted) {
       // The client left while the lease was being granted: nobody will ever use or release this machine.
@@ -77,14 +86,15 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     reply.raw.once('finish', () => {
       store.confirmLeaseAnswered(machine.id).catch((err: unknown) => deps.logger.warn({ err, machineId: machine.id }, 'could not record the lease answer'));
     });
-    deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone }, 'machine leased');
+    deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone, agentVersion: machine.agentVersion }, 'machine leased');
     return reply.code(200).send(leaseView(machine, config.ssh.user));
   });
 
   app.get<{ Params: { id: string } }>('/v1/machines/:id', async (request, reply) => {
     const machine = await store.get(request.params.id);
     if (!machine) return reply.code(404).send({ error: 'unknown-machine', message: `no machine "${request.params.id}"` });
-    return { ...leaseView(machine, config.ssh.user), failure: machine.failure, failureDetail: machine.failureDetail };
+    const log = await deps.machineLog.read(machine.id);
+    return { ...leaseView(machine, config.ssh.user), failure: machine.failure, failureDetail: machine.failureDetail, log: log.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
   });
 
   app.delete<{ Params: { id: string } }>('/v1/leases/:id', async (request, reply) => {

@@ -88,19 +88,33 @@ return ${CODE.OK}
 `;
 
 /**
- * Leases the longest-ready machine of a pool.
+ * Leases the longest-ready machine of a pool, or the longest-ready one
+ * carrying the agent version asked for.
  * KEYS[1] pool's ready set
- * ARGV[1] prefix, ARGV[2] now
+ * ARGV[1] prefix, ARGV[2] now, ARGV[3] agent version ('' for any)
  * Returns {code, flattened machine hash}
  */
 export const LEASE = `${MOVE}
+-- Either way the lease answer is pending until the api has written it: one that never left is found by the reaper.
+if ARGV[3] ~= '' then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local key = ARGV[1] .. ':machine:' .. id
+    local state, version = unpack(redis.call('HMGET', key, 'state', 'agentVersion'))
+    if state == 'ready' and version == ARGV[3] then
+      redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
+      move(ARGV[1], id, key, 'leased', ARGV[2], 0)
+      return {${CODE.OK}, redis.call('HGETALL', key)}
+    end
+    if state ~= 'ready' then redis.call('ZREM', KEYS[1], id) end
+  end
+  return {${CODE.EMPTY}, {}}
+end
 while true do
   local ids = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #ids == 0 then return {${CODE.EMPTY}, {}} end
   local id = ids[1]
   local key = ARGV[1] .. ':machine:' .. id
   if redis.call('HGET', key, 'state') == 'ready' then
-    -- Pending until the api has written its answer: a lease whose answer never left is found by the reaper.
     redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
     move(ARGV[1], id, key, 'leased', ARGV[2], 0)
     return {${CODE.OK}, redis.call('HGETALL', key)}

@@ -28,6 +28,7 @@ export interface NewMachine {
   instanceType: string;
   imageId: string;
   probe?: 1;
+  agentVersion?: string;
 }
 
 interface StoreScripts {
@@ -77,7 +78,9 @@ export class MachineStore {
 
   /** Records a new machine in `requested`, unless the pool is at its warm target or max. */
   async create(machine: NewMachine, limits: { warm: number; max: number }, now: number): Promise<'created' | 'exists' | 'limit'> {
-    const fields = Object.entries(machine).flatMap(([k, v]: [string, string | number]) => [k, String(v)]);
+    const fields = Object.entries(machine)
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]: [string, string | number]) => [k, String(v)]);
     const code = await this.redis.vmpoolCreate(
       this.key(machine.id),
       this.countsKey(machine.pool),
@@ -149,9 +152,9 @@ export class MachineStore {
     return (await this.redis.vmpoolMarkSlow(this.key(id), this.prefix)) === 1;
   }
 
-  /** Atomically leases the longest-ready machine of a pool, or returns undefined if none is ready. */
-  async lease(pool: string, now: number): Promise<Machine | undefined> {
-    const [code, flat] = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now);
+  /** Atomically leases the longest-ready machine of a pool (with that agent version, if given), or returns undefined if none is ready. */
+  async lease(pool: string, now: number, agentVersion?: string): Promise<Machine | undefined> {
+    const [code, flat] = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now, agentVersion ?? '');
     if (code !== CODE.OK) return undefined;
     const hash: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;

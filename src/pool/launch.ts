@@ -37,7 +37,7 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
     imageId: machine.imageId,
     instanceType: machine.instanceType,
     keyName: deps.config.pools.find((p) => p.name === machine.pool)?.keyName ?? undefined,
-    tags: { ...ownTags(deps.config.deployment), [TAGS.pool]: machine.pool, [TAGS.machineId]: id },
+    tags: { ...ownTags(deps.config.deployment), [TAGS.pool]: machine.pool, [TAGS.machineId]: id, ...(machine.agentVersion ? { [TAGS.agentVersion]: machine.agentVersion } : {}) },
   }, { signal });
   await recordLaunch(machine, instance, deps);
 }

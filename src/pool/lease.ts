@@ -18,9 +18,10 @@ const RETRY_MS = 50;
  * lease also asks for a reconcile, so the pool starts replacing the machine at
  * once instead of at the next scheduled tick; a request that has to wait
  * counts as demand, raising the pool's target (up to max) while it waits.
+ * With `agentVersion`, only a machine carrying that build agent version will do.
  */
-export async function leaseMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal): Promise<Machine | undefined> {
-  const machine = await takeMachine(pool, waitMs, deps, signal);
+export async function leaseMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
+  const machine = await takeMachine(pool, waitMs, deps, signal, agentVersion);
   if (machine) await tagLeased(machine, deps);
   return machine;
 }
@@ -40,9 +41,9 @@ async function tagLeased(machine: Machine, deps: LeaseDeps): Promise<void> {
   });
 }
 
-async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal): Promise<Machine | undefined> {
+async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
   const deadline = deps.now() + waitMs;
-  const machine = await deps.store.lease(pool, deps.now());
+  const machine = await deps.store.lease(pool, deps.now(), agentVersion);
   await requestReconcile(deps.queues, pool);
   if (machine || waitMs <= 0) return machine;
   const waiter = randomUUID();
@@ -53,7 +54,7 @@ async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal
       await delay(Math.min(RETRY_MS, Math.max(0, deadline - deps.now())), undefined, { signal }).catch(() => undefined);
       // Nobody to answer any more (client gone, shutdown): a machine leased now would be leased to nobody.
       if (signal?.aborted) return undefined;
-      const leased = await deps.store.lease(pool, deps.now());
+      const leased = await deps.store.lease(pool, deps.now(), agentVersion);
       if (leased || deps.now() >= deadline) return leased;
     }
   } finally {

@@ -1,4 +1,4 @@
-import type { Config, PoolConfig } from '../config.js';
+import type { AgentConfig, Config, PoolConfig, PrepareStep } from '../config.js';
 import type { Machine } from '../machines/machine.js';
 
 /**
@@ -62,7 +62,13 @@ export interface JudgeContext {
 }
 
 /** The pool settings the reaper's deadlines come from. */
-export type ReaperPool = Pick<PoolConfig, 'bootTimeout' | 'prepare' | 'maxAge' | 'maxLeaseDuration' | 'terminateOverdueLeases'>;
+export type ReaperPool = Pick<PoolConfig, 'bootTimeout' | 'maxAge' | 'maxLeaseDuration' | 'terminateOverdueLeases'> & { prepare: PrepareBudget };
+
+/** What bounds how long prepare may take: each step's timeout, and one pull timeout per registry. */
+export interface PrepareBudget {
+  steps: readonly PrepareStep[];
+  agent?: Pick<AgentConfig, 'pullTimeout' | 'registries'> | null;
+}
 
 /** What to do about one machine, if anything: its instance gone first, then its state's deadline. */
 export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Verdict | undefined {
@@ -93,14 +99,16 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
 
 /**
  * When a booting or preparing machine is past hope. The booter's own
- * deadline covers reaching the machine; prepare steps then run under their
- * own timeouts, so a preparing machine gets their sum on top. A boot taken
- * over from a dead booter has its fresh window from the takeover.
+ * deadline covers reaching the machine; prepare steps and agent pulls then
+ * run under their own timeouts, so a preparing machine gets their sum on top.
+ * A boot taken over from a dead booter has its fresh window from the takeover.
  */
 export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeout' | 'prepare'>, resumeWindow: number): number {
-  const steps = machine.state === 'preparing' ? pool.prepare.steps.reduce((sum, s) => sum + s.timeout, 0) : 0;
+  const { steps, agent } = pool.prepare;
+  const pulls = agent ? agent.pullTimeout * agent.registries.length : 0;
+  const prepare = machine.state === 'preparing' ? steps.reduce((sum, s) => sum + s.timeout, 0) + pulls : 0;
   const reach = Math.max((machine.launchedAt ?? machine.stateSince) + pool.bootTimeout, (machine.bootResumedAt ?? 0) + resumeWindow);
-  return reach + steps + BOOT_MARGIN_MS;
+  return reach + prepare + BOOT_MARGIN_MS;
 }
 
 export function isOverdue(machine: Machine, pool: Pick<PoolConfig, 'maxLeaseDuration'>, now: number): boolean {

@@ -8,8 +8,10 @@ import { launchDeficit, type PoolLimits } from './planner.js';
 import { poolTarget } from './target.js';
 import { scaleIn, scaleInExcess } from './scale-in.js';
 import { zoneCandidates } from './zone-candidates.js';
+import { replaceSuperseded } from './rollout-replace.js';
+import { versionFor, type Rollout } from '../agent/rollout.js';
 
-export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'providers' | 'logger' | 'now'>;
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
 
 /** A requested machine whose launch job this old is missing was orphaned by a crash between create and enqueue. */
 const REQUESTED_GRACE_MS = 10_000;
@@ -19,15 +21,19 @@ const REQUESTED_GRACE_MS = 10_000;
  * the missing machines go (breaker-aware), records them (the store refuses
  * any beyond the limits, so concurrent reconciles in several producers are
  * safe) and enqueues a launch job per machine, with the machine id as job
- * id; or retires a surplus that has lasted a full cooldown.
+ * id; or retires a surplus that has lasted a full cooldown. Each new machine
+ * gets its agent version from the rollout; a ready machine on a superseded
+ * version is retired first, so this same run launches its replacement.
  */
 export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Promise<{ requested: number; retired: number }> {
   const { store, flags, config, now } = deps;
   // An empty store after a Redis loss would look like an empty pool: wait for the rebuild, never storm.
   if (!(await deps.epoch.present())) return { requested: 0, retired: 0 };
+  const { target } = poolTarget(pool, now(), await deps.waiters.count(pool.name, now()));
+  const rollout = await deps.rollouts.current(pool);
+  await replaceSuperseded(pool, rollout, target, deps);
   const counts = await store.counts(pool.name);
   const totals = totalsByState(counts);
-  const { target } = poolTarget(pool, now(), await deps.waiters.count(pool.name, now()));
   const retired = await scaleIn(pool, scaleInExcess(pool, totals, target), deps);
   if ((await flags.read(pool.name)).halted) return { requested: 0, retired };
   const limits = { warm: target, max: pool.max };
@@ -41,7 +47,7 @@ export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Prom
   const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe });
   let requested = 0;
   for (const placement of placements) {
-    if (!(await request(pool, limits, placement, deps))) break;
+    if (!(await request(pool, limits, placement, rollout, deps))) break;
     requested++;
   }
   await requeueOrphanedRequests(pool, deps);
@@ -55,10 +61,18 @@ async function reserveProbes(zones: string[], deps: ReconcileDeps): Promise<Map<
   return slots;
 }
 
-async function request(pool: PoolConfig, limits: PoolLimits, placement: Placement, deps: ReconcileDeps): Promise<boolean> {
+async function request(pool: PoolConfig, limits: PoolLimits, placement: Placement, rollout: Rollout | undefined, deps: ReconcileDeps): Promise<boolean> {
   const { store, queues, logger, now } = deps;
   const id = newMachineId(now(), () => randomBytes(4).toString('hex'));
-  const machine = { id, pool: pool.name, zone: placement.zone, instanceType: placement.instanceType, imageId: pool.imageId, ...(placement.probe ? { probe: 1 as const } : {}) };
+  const machine = {
+    id,
+    pool: pool.name,
+    zone: placement.zone,
+    instanceType: placement.instanceType,
+    imageId: pool.imageId,
+    ...(placement.probe ? { probe: 1 as const } : {}),
+    ...(rollout ? { agentVersion: versionFor(id, rollout) } : {}),
+  };
   // A probe may go beyond the warm target (never beyond max): a full pool must still learn that a zone healed.
   const allowed = placement.probe ? { warm: pool.max, max: pool.max } : limits;
   if ((await store.create(machine, allowed, now())) !== 'created') return false;

@@ -21,6 +21,7 @@ export interface RecoveredMachine {
   address?: string;
   /** From the lease tag, when leased. */
   leasedAt?: number;
+  agentVersion?: string;
 }
 
 export interface RecoveryPlan {
@@ -68,6 +69,7 @@ function toRecovered(instance: Instance, provider: string, machineId: string, po
     imageId: instance.imageId,
     address: sshAddress(instance, deps.config),
     leasedAt: leased ? Date.parse(instance.tags[TAGS.leasedAt] ?? '') || undefined : undefined,
+    agentVersion: instance.tags[TAGS.agentVersion],
   };
 }
 
@@ -89,6 +91,7 @@ export async function applyRecovery(plan: RecoveryPlan, deps: RecoveryDeps): Pro
       address: m.address,
       port: deps.config.ssh.port,
       ...(m.state === 'leased' ? { leasedAt: m.leasedAt ?? deps.now() } : {}),
+      ...(m.agentVersion ? { agentVersion: m.agentVersion } : {}),
     };
     if (!(await deps.store.restore(record))) continue;
     restored++;

@@ -89,6 +89,8 @@ export const TAGS = {
   /** `leased` while a build may be running on it: a rebuild after a Redis loss keeps it alive. */
   state: 'vmpool:state',
   leasedAt: 'vmpool:leased-at',
+  /** The build agent version the machine was prepared with (its version survives a Redis loss). */
+  agentVersion: 'vmpool:agent-version',
 } as const;
 
 /** The tags that mark an instance as this deployment's: launched with them, listed by them. */

@@ -7,6 +7,7 @@ import { BootTimes } from '../boot/boot-times.js';
 import { requestTermination } from '../pool/terminate.js';
 import { describeError } from '../errors.js';
 import { closeWorkers, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
+import { RegistryGuards } from '../agent/registry-guards.js';
 
 export type BooterDeps = AppDeps & {
   /** The login key, read and checked once at start. */
@@ -18,7 +19,8 @@ export function startBooter(deps: BooterDeps): RoleHandle {
   const { config, redis, logger } = deps;
   const watcher = new InstanceWatcher(config.booter.describeEvery, logger, deps.now);
   const bootTimes = new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now);
-  const bootDeps = { ...deps, watcher, bootTimes };
+  const guards = new RegistryGuards(config.agent.registryBreaker, logger);
+  const bootDeps = { ...deps, watcher, bootTimes, guards };
   const shutdown = new AbortController();
   const worker = watchWorker(
     new Worker<MachineJob>(QUEUE_NAMES.boot, (job) => runBoot(job, bootDeps, shutdown.signal), {
@@ -33,6 +35,7 @@ export function startBooter(deps: BooterDeps): RoleHandle {
     close: async () => {
       await closeWorkers([worker], config.shutdown.grace, logger, shutdown);
       watcher.close();
+      guards.close();
     },
   };
 }

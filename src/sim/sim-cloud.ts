@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SimConfig } from '../config.js';
+import { packageRoot, type SimConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { handleAction } from './ec2-actions.js';
 import { Ec2Error } from './ec2-error.js';
@@ -15,6 +15,9 @@ import { answerFaultApi, isFaultApiPath, type FaultApiDeps, type JsonAnswer } fr
 import { FaultTable, type InstanceFate } from './sim-faults.js';
 import { sweepStaleScratch } from './scratch-sweep.js';
 import { SimFleet } from './sim-fleet.js';
+import { SimRegistry } from './sim-registry.js';
+import { answerRegistryApi, isRegistryApiPath, type RegistryApiDeps } from './registry-api.js';
+import { shellQuote } from '../agent/reference.js';
 
 /** One instance as tests and the CLI see it: a copy, safe to keep. */
 export interface SimInstanceView {
@@ -36,6 +39,8 @@ export interface SimCloud {
   readonly endpoint: string;
   /** Per-zone faults, drawn from at every RunInstances; the fault API writes here. */
   readonly faults: FaultTable;
+  /** The container registries it serves, by name (`sim.registries`); `/v1/sim/registries` changes them. */
+  readonly registries: ReadonlyMap<string, SimRegistry>;
   /** Holds one scratch directory per VM (`<rootDir>/<instanceId>`); removed by close(). */
   readonly rootDir: string;
   instances(): SimInstanceView[];
@@ -63,34 +68,47 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
   const swept = await sweepStaleScratch();
   if (swept.length > 0) logger.info({ swept }, 'removed scratch folders of simulated clouds that were killed');
   const rootDir = await mkdtemp(join(tmpdir(), `vmpool-sim-${process.pid}-`));
+  const registries = new Map<string, SimRegistry>();
+  try {
+    for (const r of config.registries) registries.set(r.name, new SimRegistry({ ...r, host: config.host, logger: logger.child({ component: 'sim-registry', registry: r.name }), random: options.random }));
+    for (const registry of registries.values()) await registry.start();
+  } catch (err) {
+    await Promise.all([...registries.values()].map((r) => r.close()));
+    await rm(rootDir, { recursive: true, force: true });
+    throw err;
+  }
+  const binDir = await installImageTools(rootDir);
   const faults = new FaultTable();
   const hooks = { launched: (i: SimInstance) => fleet.boot(i), terminating: (i: SimInstance) => fleet.shutdown(i) };
   const { region, zones, terminatedRetention, sshPort, bootDelay, bootSpread } = config;
   const model = new Ec2Model({ region, zones, terminatedRetention, now: options.now, random: options.random, faults, hooks });
   const hostKeyTag = options.hostKeyTag ?? 'vmpool:host-key';
-  const fleet = new SimFleet({ model, sshPort, bootDelay, bootSpread, rootDir, authorizedKey, hostKeyTag, logger, random: options.random });
+  const fleet = new SimFleet({ model, sshPort, bootDelay, bootSpread, rootDir, authorizedKey, hostKeyTag, logger, random: options.random, binDirs: [binDir] });
   const faultApi: FaultApiDeps = { faults, zones, logger: options.logger.child({ component: 'sim-faults' }) };
+  const registryApi: RegistryApiDeps = { registries, logger: faultApi.logger };
   const server = createServer((req, res) => {
     const path = faultApiPath(req);
-    const answered = path !== undefined ? answerJson(req, res, path, faultApi) : answer(req, res, model, logger);
+    const answered = path !== undefined ? answerJson(req, res, path, faultApi, registryApi) : answer(req, res, model, logger);
     answered.catch((err: unknown) => logger.error({ err }, 'sim cloud could not answer'));
   });
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
   } catch (err) {
+    await Promise.all([...registries.values()].map((r) => r.close()));
     await rm(rootDir, { recursive: true, force: true });
     throw err;
   }
   const endpoint = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  logger.debug({ endpoint, rootDir }, 'sim cloud listening');
+  logger.debug({ endpoint, rootDir, registries: [...registries.values()].map((r) => r.url) }, 'sim cloud listening');
   let closing: Promise<void> | undefined;
   return {
     endpoint,
     faults,
+    registries,
     rootDir,
     instances: () => model.instances().map((i) => view(i, model)),
-    close: () => (closing ??= closeAll(server, fleet, rootDir)),
+    close: () => (closing ??= closeAll(server, fleet, registries, rootDir)),
   };
 }
 
@@ -131,10 +149,11 @@ function faultApiPath(req: IncomingMessage): string | undefined {
   }
 }
 
-async function answerJson(req: IncomingMessage, res: ServerResponse, path: string, deps: FaultApiDeps): Promise<void> {
+async function answerJson(req: IncomingMessage, res: ServerResponse, path: string, deps: FaultApiDeps, registryApi: RegistryApiDeps): Promise<void> {
   let reply: JsonAnswer;
   try {
-    reply = answerFaultApi(deps, { method: req.method ?? 'GET', path, body: await readBody(req) });
+    const request = { method: req.method ?? 'GET', path, body: await readBody(req) };
+    reply = isRegistryApiPath(path) ? answerRegistryApi(registryApi, request) : answerFaultApi(deps, request);
   } catch (err) {
     const error = asEc2Error(err, deps.logger);
     reply = { status: error.status, body: { error: error.code, message: error.message } };
@@ -176,18 +195,35 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-async function closeAll(server: Server, fleet: SimFleet, rootDir: string): Promise<void> {
+async function closeAll(server: Server, fleet: SimFleet, registries: ReadonlyMap<string, SimRegistry>, rootDir: string): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // The SDK keeps connections alive; without this close() would wait for them to idle out.
   server.closeAllConnections();
   await closed;
   await fleet.close();
+  await Promise.all([...registries.values()].map((r) => r.close()));
   await rm(rootDir, { recursive: true, force: true });
 }
 
 function view(i: SimInstance, model: Ec2Model): SimInstanceView {
   const { instanceId, state, zone, privateIp, clientToken, launchedAt, stateChangedAt } = i;
   return { instanceId, state, zone, privateIp, tags: Object.fromEntries(i.tags), clientToken, launchedAt, stateChangedAt, fate: { ...model.fateOf(i) } };
+}
+
+/**
+ * The tools a simulated VM's image comes with, as a real image has them
+ * baked in: `registry-pull`, the agent pull of the default config. A shim
+ * that runs the compiled tool with this very node, so a VM needs nothing
+ * installed on the host beyond Node itself.
+ */
+async function installImageTools(rootDir: string): Promise<string> {
+  const binDir = join(rootDir, 'image-bin');
+  await mkdir(binDir, { recursive: true });
+  const tool = join(packageRoot(), 'dist', 'workers', 'registry-pull.js');
+  const shim = join(binDir, 'registry-pull');
+  await writeFile(shim, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(tool)} "$@"\n`);
+  await chmod(shim, 0o755);
+  return binDir;
 }
 
 function firstLine(text: string): string {

@@ -18,6 +18,8 @@ export interface SimFleetOptions {
   logger: Logger;
   random?: () => number;
   startVm?: (options: SimVmOptions) => Promise<SimVm>;
+  /** Tools every VM's image comes with (the sim's `registry-pull`). */
+  binDirs?: readonly string[];
 }
 
 // Another process (another test worker's sim) may hold an address; a few redraws always find a free one.
@@ -109,7 +111,7 @@ export class SimFleet {
     const { sshPort, authorizedKey } = this.options;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.startVm({ address: instance.privateIp, port: sshPort, authorizedKey, scratchDir, logger: this.logger(instance), hang });
+        return await this.startVm({ address: instance.privateIp, port: sshPort, authorizedKey, scratchDir, logger: this.logger(instance), hang, binDirs: this.options.binDirs ?? [] });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= MAX_BIND_ATTEMPTS) throw err;
         const taken = instance.privateIp;

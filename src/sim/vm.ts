@@ -19,6 +19,8 @@ export interface SimVmOptions {
   logger: Logger;
   /** A wedged sshd: connections are accepted and then never spoken to (no banner, no close). */
   hang?: boolean;
+  /** Folders of tools the VM's image comes with, on PATH after `~/bin`. */
+  binDirs?: readonly string[];
 }
 
 /** A simulated VM: a real SSH server whose commands run as local processes. */
@@ -34,6 +36,7 @@ export interface SimVm {
 interface VmState {
   authorized: ParsedKey;
   scratchDir: string;
+  binDirs: readonly string[];
   logger: Logger;
   children: Set<ChildProcess>;
   connections: Set<Connection>;
@@ -41,8 +44,9 @@ interface VmState {
 
 // A fresh VM's environment, never this process's: ours holds cloud credentials and tokens.
 // `~/bin` first, as on a stock Ubuntu login, so fault injection can shadow a command.
-function vmEnv(home: string): NodeJS.ProcessEnv {
-  return { HOME: home, USER: 'vmpool', SHELL: '/bin/sh', LANG: 'C.UTF-8', PATH: `${home}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
+function vmEnv(home: string, binDirs: readonly string[]): NodeJS.ProcessEnv {
+  const path = [`${home}/bin`, ...binDirs, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
+  return { HOME: home, USER: 'vmpool', SHELL: '/bin/sh', LANG: 'C.UTF-8', PATH: path };
 }
 
 /** Starts a VM listening on `address:port`; rejects with the listen error (e.g. `EADDRINUSE`). */
@@ -52,7 +56,7 @@ export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   const hostKey = generateEd25519KeyPair();
   const hostKeyFingerprint = fingerprint(hostKey.parsed.getPublicSSH());
   const logger = options.logger.child({ component: 'sim-vm', address: options.address });
-  const state: VmState = { authorized, scratchDir: options.scratchDir, logger, children: new Set(), connections: new Set() };
+  const state: VmState = { authorized, scratchDir: options.scratchDir, binDirs: options.binDirs ?? [], logger, children: new Set(), connections: new Set() };
   const ssh = new ssh2.Server({ hostKeys: [hostKey.private] }, (conn) => serveConnection(conn, state));
   const sockets = new Set<Socket>();
   // Our own TCP server feeding ssh2, so close() can reach (and destroy) every socket.
@@ -132,7 +136,7 @@ function serveSession(session: Session, state: VmState): void {
 
 function runInChannel(channel: ServerChannel, args: string[], state: VmState, terminal: boolean): ChildProcess {
   // detached: its own process group, so one kill reaches everything the command started.
-  const child = spawn('/bin/sh', args, { cwd: state.scratchDir, env: vmEnv(state.scratchDir), detached: true, stdio: 'pipe' });
+  const child = spawn('/bin/sh', args, { cwd: state.scratchDir, env: vmEnv(state.scratchDir, state.binDirs), detached: true, stdio: 'pipe' });
   state.children.add(child);
   channel.on('error', (err: Error) => state.logger.debug({ err }, 'ssh channel error'));
   child.stdin.on('error', () => undefined); // a command that exits without reading its input

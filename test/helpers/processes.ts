@@ -8,7 +8,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { freePort } from '../../src/local/free-port.js';
 import { runWorker, type Child } from './child.js';
 import { simProviders } from './system.js';
-import { mergeDeep, rawDefaults, testKeyPath } from './test-config.js';
+import { mergeDeep, rawDefaults, simRegistryConfigs, simRegistryUrls, testKeyPath } from './test-config.js';
 
 /** The one configuration every process of a multi-process test runs with. */
 export interface ProcessConfig {
@@ -28,6 +28,7 @@ export interface ProcessConfig {
  */
 export async function processConfig(overrides: Record<string, unknown>): Promise<ProcessConfig> {
   const simPort = await freePort();
+  const registryPorts = [await freePort(), await freePort()];
   const key = testKeyPath();
   const prefix = `{vmpool-test-${randomBytes(4).toString('hex')}}`;
   const simUrl = `http://127.0.0.1:${simPort}`;
@@ -38,8 +39,9 @@ export async function processConfig(overrides: Record<string, unknown>): Promise
     producer: { reconcileEvery: '300ms' },
     shutdown: { grace: '2s' },
     booter: { describeEvery: '100ms' },
-    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '200ms' },
+    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '200ms', registries: simRegistryConfigs(registryPorts) },
     providers: simProviders(simUrl),
+    registries: simRegistryUrls(registryPorts),
   });
   const raw = mergeDeep(base, overrides) as Record<string, unknown>;
   return { config: parseConfig(raw), env: { NODE_CONFIG: JSON.stringify(raw) }, prefix, simUrl };

@@ -17,6 +17,11 @@ export function simProviders(endpoint: string): unknown[] {
   return [{ ...provider, endpoint }];
 }
 
+/** The top-level `registries` config for a running sim: each of its registries by name, at its real URL. */
+export function simRegistries(sim: Pick<SimCloud, 'registries'>): { name: string; url: string }[] {
+  return [...sim.registries.values()].map((r) => ({ name: r.name, url: r.url }));
+}
+
 /**
  * The simulated cloud plus vmpool's roles, in this process, on the test's own
  * Redis prefix: what `npm start` runs, driven through the real EC2 SDK.
@@ -32,7 +37,8 @@ export async function startSystem(
   const sim = await startSimCloud({ config: simOnly.sim, logger, hostKeyTag: simOnly.ssh.hostKeyTag });
   try {
     prepareSim(sim);
-    const config = testConfig(mergeDeep(overrides, { providers: simProviders(sim.endpoint) }) as Record<string, unknown>);
+    // The sim's registries by default; a test naming its own `registries` keeps them.
+    const config = testConfig(mergeDeep({ registries: simRegistries(sim) }, mergeDeep(overrides, { providers: simProviders(sim.endpoint) })) as Record<string, unknown>);
     const app = await createApp({ config, logger, roles });
     return { config, sim, app, close: async () => { await app.close(); await sim.close(); } };
   } catch (err) {

@@ -21,6 +21,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The default sim registries (with their images) on the given ports, in order; free ports when none are given. */
+export function simRegistryConfigs(ports: readonly number[] = []): Record<string, unknown>[] {
+  const sim = rawDefaults().sim as { registries: Record<string, unknown>[] };
+  return sim.registries.map((r, i) => ({ ...r, port: ports[i] ?? 0 }));
+}
+
+/** The top-level `registries` pointing at sim registries listening on `ports` (same order as the defaults). */
+export function simRegistryUrls(ports: readonly number[]): { name: string; url: string }[] {
+  return simRegistryConfigs(ports).map((r, i) => ({ name: String(r.name), url: `http://127.0.0.1:${ports[i]}` }));
+}
+
 /** The run's throwaway login key pair (private key path; `.pub` beside it). */
 export function testKeyPath(): string {
   return inject('keyPath');
@@ -40,7 +51,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Readonly<Co
     ssh: { privateKeyPath: key, connectTimeout: '2s', retryEvery: '100ms' },
     producer: { reconcileEvery: '500ms' },
     booter: { describeEvery: '100ms' },
-    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub` },
+    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs() },
   });
   return parseConfig(mergeDeep(base, overrides));
 }

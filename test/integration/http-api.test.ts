@@ -78,6 +78,7 @@ describe('the HTTP API', () => {
       machines: zero,
       zones: { 'sim/zone-a': zero, 'sim/zone-b': zero, 'sim/zone-c': zero },
       overdueLeases: [],
+      agent: { image: 'vmpool/build-agent', version: '1.5.0', source: 'config', machines: {}, superseded: 0, outcomes: {} },
     });
     expect(await request('GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true } });
     expect(await request('GET', '/v1/nothing')).toMatchObject({ status: 404, body: { error: 'not-found' } });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectSsh } from '../../src/boot/ssh.js';
 import { freePort } from '../../src/local/free-port.js';
 import { alive, refusesConnections, runToEnd, runWorker, type Child } from '../helpers/child.js';
-import { testKeyPath } from '../helpers/test-config.js';
+import { simRegistryConfigs, simRegistryUrls, testKeyPath } from '../helpers/test-config.js';
 import { sweepStaleScratch } from '../../src/sim/scratch-sweep.js';
 import { simProviders } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -18,12 +18,14 @@ afterEach(async () => {
 /** Free ports for the API and the sim, the run's test key, quick boots: `$NODE_CONFIG` for one start. */
 async function startConfig() {
   const [httpPort, simPort] = [await freePort(), await freePort()];
+  const registryPorts = [await freePort(), await freePort()];
   const key = testKeyPath();
   const nodeConfig = JSON.stringify({
     http: { port: httpPort },
     ssh: { privateKeyPath: key },
-    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '300ms' },
+    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '300ms', registries: simRegistryConfigs(registryPorts) },
     providers: simProviders(`http://127.0.0.1:${simPort}`),
+    registries: simRegistryUrls(registryPorts),
   });
   return { httpPort, simPort, key, nodeConfig };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runPrepare, type PrepareStep } from '../../src/boot/prepare.js';
+import { runPrepare, type PrepareStep, type StepRecord } from '../../src/boot/prepare.js';
 import { connectSsh, type SshSession } from '../../src/boot/ssh.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { alive } from '../helpers/child.js';
@@ -50,17 +50,37 @@ describe('runPrepare', () => {
     const { session, disk } = await machine();
     const steps = [step('first', 'echo 1 >> order'), step('broken', 'echo 2 >> order; echo no agent >&2; exit 5'), step('never', 'echo 3 >> order')];
     const outcome = await runPrepare(session, steps, quiet);
-    expect(outcome).toEqual({ ok: false, step: 'broken', reason: 'failed', exitCode: 5, output: 'no agent\n' });
+    expect(outcome).toEqual({ ok: false, step: 'broken', reason: 'failed', zoneFault: false, exitCode: 5, output: 'no agent\n' });
     expect(readFileSync(join(disk, 'order'), 'utf8')).toBe('1\n2\n');
   });
 
-  it('reports a hanging step as a timeout and leaves no process behind', async () => {
+  it('kills a hanging step at its timeout, closes the connection and leaves no process behind', async () => {
     const { session, disk } = await machine();
     const outcome = await runPrepare(session, [step('hang', 'echo $$ > hang.pid; exec sleep 30', 300), step('never', 'touch never')], quiet);
-    expect(outcome).toMatchObject({ ok: false, step: 'hang', reason: 'timeout' });
+    expect(outcome).toMatchObject({ ok: false, step: 'hang', reason: 'timeout', zoneFault: true });
     const pid = Number(readFileSync(join(disk, 'hang.pid'), 'utf8'));
     await waitFor(() => !alive(pid), { what: `pid ${pid} gone` });
     expect(() => readFileSync(join(disk, 'never'))).toThrow();
+    await expect(session.exec('true', { timeoutMs: 5_000 })).rejects.toMatchObject({ name: 'SshError', kind: 'unreachable' });
+  });
+
+  it("counts a failure against the zone as the step's zoneFault says", async () => {
+    const { session } = await machine();
+    const always = await runPrepare(session, [{ ...step('exits', 'exit 1'), zoneFault: 'always' }], quiet);
+    expect(always).toMatchObject({ ok: false, reason: 'failed', zoneFault: true });
+    const never = await runPrepare(session, [{ ...step('hangs', 'exec sleep 30', 200), zoneFault: 'never' }], quiet);
+    expect(never).toMatchObject({ ok: false, reason: 'timeout', zoneFault: false });
+  });
+
+  it("hands each step's output to the machine's log, only its tail when it is long", async () => {
+    const { session } = await machine();
+    const entries: StepRecord[] = [];
+    const steps = [step('short', 'echo hello'), step('long', 'head -c 10000 /dev/zero | tr "\\0" a; echo END; exit 4')];
+    await runPrepare(session, steps, quiet, { outputBytes: 1_000, record: (entry) => Promise.resolve(void entries.push(entry)) });
+    expect(entries.map((e) => [e.name, e.ok, e.exitCode, e.timedOut])).toEqual([['short', true, 0, false], ['long', false, 4, false]]);
+    expect(entries[0]!.output).toBe('hello\n');
+    expect(entries[1]!.output.endsWith('aEND\n')).toBe(true);
+    expect(entries[1]!.output.length).toBeLessThanOrEqual(1_000);
   });
 
   it('logs each step at debug and a failure at warn with its output, never a private key', async () => {

@@ -94,3 +94,36 @@ describe('vmpool sim', () => {
     await expect(vmpool(dead, 'sim', 'fault', 'zone-a', '--slow-boot', 'soon')).rejects.toThrow(/expected a duration like "20s" or "2m", got "soon"/);
   });
 });
+
+describe('vmpool sim registry', () => {
+  const AGENT = 'vmpool/build-agent:1.5.0';
+
+  it('deletes and pushes tags, sets faults, and --clear heals the registry to the images it started with', async () => {
+    const { sim } = await startTestSim(cleanups);
+    const primary = sim.registries.get('primary')!;
+    const manifest = () => fetch(`${primary.url}/v2/vmpool/build-agent/manifests/1.5.0`, { method: 'HEAD' }).then((r) => r.status);
+    expect(await manifest()).toBe(200);
+
+    const deleted = await vmpool(sim.endpoint, 'sim', 'registry', 'primary', '--delete', AGENT, '--push', 'vmpool/build-agent:2.0.0', '--fail', '0.5', '--slow', '10s');
+    expect(deleted).toBe(`primary ${primary.url}: fail 50%, slow 10s; images: vmpool/build-agent:1.4.2, vmpool/build-agent:1.6.0, vmpool/build-agent:2.0.0`);
+
+    await vmpool(sim.endpoint, 'sim', 'registry', 'primary', '--fail', '0', '--slow', '0s');
+    expect(await manifest()).toBe(404);
+    expect(await vmpool(sim.endpoint, 'sim', 'registry', 'primary', '--clear')).toBe(
+      `primary ${primary.url}: healthy; images: vmpool/build-agent:1.4.2, vmpool/build-agent:1.5.0, vmpool/build-agent:1.6.0`,
+    );
+    expect(await manifest()).toBe(200);
+  });
+
+  it('answers 503 while failing, lists every registry, and names an unknown one or a bad reference', async () => {
+    const { sim } = await startTestSim(cleanups);
+    await vmpool(sim.endpoint, 'sim', 'registry', 'primary', '--fail');
+    const url = sim.registries.get('primary')!.url;
+    expect((await fetch(`${url}/v2/vmpool/build-agent/manifests/1.5.0`, { method: 'HEAD' })).status).toBe(503);
+    const listing = JSON.parse(await vmpool(sim.endpoint, 'sim', 'registries', '--json')) as { registries: { name: string; token: boolean; faults: object }[] };
+    expect(listing.registries.map((r) => [r.name, r.token, r.faults])).toEqual([['primary', false, { fail: 1 }], ['secondary', true, {}]]);
+    await expect(vmpool(sim.endpoint, 'sim', 'registry', 'quay', '--clear')).rejects.toMatchObject({ status: 404, message: 'no registry "quay" in this cloud; its registries are primary, secondary' });
+    await expect(vmpool(sim.endpoint, 'sim', 'registry', 'primary', '--delete', 'no-tag')).rejects.toMatchObject({ status: 400 });
+  });
+});
+

@@ -78,3 +78,40 @@ describe('parseConfig', () => {
     expect(problemsOf({ redis: { prefix: 'vmpool' } })).toEqual(['redis.prefix: expected a hash tag like "{vmpool}", got "vmpool"']);
   });
 });
+
+describe('parseConfig: the build agent', () => {
+  const agent = (extra: Record<string, unknown>) => ({ ...(pool({}).prepare as { agent: Record<string, unknown> }).agent, ...extra });
+  const withAgent = (extra: Record<string, unknown>) => ({ pools: [pool({ prepare: { agent: agent(extra), steps: [] } })] });
+
+  it('reads the shipped agent section: registries in order, the pull timeout in ms, no canary', () => {
+    const config = parseConfig(rawDefaults());
+    expect(config.pools[0]!.prepare.agent).toMatchObject({ image: 'vmpool/build-agent', registries: ['primary', 'secondary'], pullTimeout: 20_000, canary: null, timeoutsAreZoneFaults: true });
+    expect(config.registries.map((r) => r.name)).toEqual(['primary', 'secondary']);
+    expect(config.pools[0]!.prepare.steps[0]!.zoneFault).toBe('timeout');
+  });
+
+  it('defaults the pull command to docker pull', () => {
+    const { pullCommand: _omitted, ...rest } = agent({});
+    const config = parseConfig(mergeDeep(rawDefaults(), { pools: [pool({ prepare: { agent: rest, steps: [] } })] }));
+    expect(config.pools[0]!.prepare.agent!.pullCommand).toBe('docker pull {registry}/{image}:{version}');
+  });
+
+  it('names a registry the pool uses but nobody configured', () => {
+    expect(problemsOf(withAgent({ registries: ['primary', 'quay'] }))).toEqual(['pools.0.prepare.agent.registries.1: no registry named "quay" in registries']);
+  });
+
+  it('refuses a version or canary that is not an image tag (it ends up in a shell command)', () => {
+    expect(problemsOf(withAgent({ version: '1.0; rm -rf ~', canary: { version: '2.0', share: 1.5 } }))).toEqual([
+      'pools.0.prepare.agent.version: expected an image tag (letters, digits, _ . -; at most 128), got "1.0; rm -rf ~"',
+      'pools.0.prepare.agent.canary.share: expected a number from 0 to 1, got 1.5',
+    ]);
+  });
+
+  it('refuses an unknown zoneFault policy and a registry URL that is not http(s)', () => {
+    const steps = [{ name: 'a', run: 'true', zoneFault: 'sometimes' }];
+    expect(problemsOf({ registries: [{ name: 'primary', url: 'ftp://x' }, { name: 'secondary', url: 'http://127.0.0.1:1' }], pools: [pool({ prepare: { agent: agent({}), steps } })] })).toEqual([
+      'pools.0.prepare.steps.0.zoneFault: expected "timeout", "always" or "never", got "sometimes"',
+      'registries.0.url: expected an http(s) URL, got "ftp://x"',
+    ]);
+  });
+});

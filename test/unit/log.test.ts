@@ -44,3 +44,16 @@ describe('log redaction', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ machineId: 'm-1', pool: 'small', zone: 'sim/zone-a', msg: 'machine ready' });
   });
 });
+
+describe('log redaction of registry tokens', () => {
+  it('redacts token fields and a bearer token quoted in a message or output, but keeps a challenge readable', () => {
+    const { lines, logger } = capture();
+    logger.info({ access_token: 'reg-tok-1', answer: { token: 'reg-tok-2', access_token: 'reg-tok-3' } }, 'token answer');
+    logger.warn({ output: 'curl: sent Authorization: Bearer eyJhbGciOi.reg-tok-4_x==' }, 'pull failed: Bearer reg-tok-5');
+    logger.info({ header: 'Bearer realm="http://127.0.0.1:1/token",service="sim"' }, 'challenge');
+    const out = lines.join('');
+    for (const secret of ['reg-tok-1', 'reg-tok-2', 'reg-tok-3', 'reg-tok-4', 'eyJhbGciOi', 'reg-tok-5']) expect(out).not.toContain(secret);
+    expect(out).toContain('Bearer [redacted]');
+    expect(out).toContain('Bearer realm=\\"http://127.0.0.1:1/token\\"');
+  });
+});

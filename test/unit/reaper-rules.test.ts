@@ -6,7 +6,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const pool: ReaperPool = {
   bootTimeout: 5 * MIN,
-  prepare: { steps: [{ name: 'a', run: 'true', timeout: 2 * MIN }, { name: 'b', run: 'true', timeout: 3 * MIN }] },
+  prepare: { steps: [{ name: 'a', run: 'true', timeout: 2 * MIN, zoneFault: 'timeout' }, { name: 'b', run: 'true', timeout: 3 * MIN, zoneFault: 'timeout' }] },
   maxAge: 12 * HOUR,
   maxLeaseDuration: 6 * HOUR,
   terminateOverdueLeases: false,
@@ -64,6 +64,13 @@ describe('judge', () => {
     expect(judge(pending, pool, at(T0 + LEASE_ANSWER_GRACE_MS))).toBeUndefined();
     expect(judge(pending, pool, at(T0 + LEASE_ANSWER_GRACE_MS + 1))).toEqual({ kind: 'unanswered-lease' });
     expect(judge(machine('leased', { leasedAt: T0 }), pool, at(T0 + LEASE_ANSWER_GRACE_MS + 1))).toBeUndefined();
+  });
+
+  it('also gives a preparing machine one agent pull timeout per registry', () => {
+    const withAgent: ReaperPool = { ...pool, prepare: { ...pool.prepare, agent: { pullTimeout: MIN, registries: ['primary', 'secondary'] } } };
+    const preparing = machine('preparing', { launchedAt: T0 });
+    expect(judge(preparing, withAgent, at(T0 + 12 * MIN + BOOT_MARGIN_MS))).toBeUndefined();
+    expect(judge(preparing, withAgent, at(T0 + 12 * MIN + BOOT_MARGIN_MS + 1))).toEqual({ kind: 'stuck' });
   });
 
   it('restarts terminations of terminating and failed machines after stuckAfter', () => {

@@ -1,0 +1,80 @@
+import type { AppDeps } from '../app-deps.js';
+import type { PoolConfig } from '../config.js';
+import type { MachineState } from '../machines/machine.js';
+import type { VersionOutcomes } from './canary-guard.js';
+import { wantedVersions } from './rollout.js';
+
+/** Machines of one agent version. */
+export interface VersionCounts {
+  ready: number;
+  leased: number;
+  /** On their way to ready (requested to preparing). */
+  warming: number;
+}
+
+/** A pool's agent rollout in `GET /v1/status`; times as ISO strings. */
+export interface AgentStatus {
+  image: string;
+  version: string;
+  canary?: { version: string; share: number };
+  canaryHalted?: { version: string; reason: string; since: string };
+  source: 'config' | 'operator';
+  setBy?: string;
+  setAt?: string;
+  /** Live machines per agent version: the rollout's progress. */
+  machines: Record<string, VersionCounts>;
+  /** Ready machines on a version no longer wanted, still to be replaced. */
+  superseded: number;
+  /** Prepare outcomes per version since the rollout was set: what the canary guard judges. */
+  outcomes: Record<string, VersionOutcomes>;
+}
+
+const COUNTED: readonly [MachineState, keyof VersionCounts][] = [
+  ['ready', 'ready'],
+  ['leased', 'leased'],
+  ['requested', 'warming'],
+  ['launching', 'warming'],
+  ['booting', 'warming'],
+  ['preparing', 'warming'],
+];
+
+/** The agent part of a pool's status; undefined for a pool that pulls no agent. */
+export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'store' | 'rollouts'>): Promise<AgentStatus | undefined> {
+  const rollout = await deps.rollouts.current(pool);
+  if (!rollout) return undefined;
+  const machines: Record<string, VersionCounts> = {};
+  const wanted = wantedVersions(rollout);
+  let superseded = 0;
+  for (const [state, column] of COUNTED) {
+    for (const machine of await deps.store.list(pool.name, state)) {
+      const version = machine.agentVersion ?? 'none';
+      (machines[version] ??= { ready: 0, leased: 0, warming: 0 })[column]++;
+      if (state === 'ready' && machine.agentVersion !== undefined && !wanted.has(version)) superseded++;
+    }
+  }
+  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  const { canaryHalted } = rollout;
+  return {
+    image: rollout.image,
+    version: rollout.version,
+    ...(rollout.canary ? { canary: rollout.canary } : {}),
+    ...(canaryHalted ? { canaryHalted: { ...canaryHalted, since: iso(canaryHalted.since)! } } : {}),
+    source: rollout.source,
+    ...(rollout.setBy ? { setBy: rollout.setBy, setAt: iso(rollout.setAt) } : {}),
+    machines,
+    superseded,
+    outcomes: Object.fromEntries(await deps.rollouts.outcomes(pool.name)),
+  };
+}
+
+/** `  agent vmpool/build-agent 1.6.0 (canary 1.7.0 at 10%): 1.6.0 2 ready, 1.5.0 1 ready 1 leased; rolling out, 1 to replace` */
+export function summarizeAgent(agent: AgentStatus): string {
+  const canary = agent.canary ? ` (canary ${agent.canary.version} at ${Math.round(agent.canary.share * 100)}%${agent.canaryHalted ? ' HALTED' : ''})` : '';
+  const versions = Object.entries(agent.machines)
+    .sort(([a], [b]) => (a === agent.version ? -1 : b === agent.version ? 1 : a.localeCompare(b)))
+    .map(([version, c]) => `${version} ${[c.ready ? `${c.ready} ready` : '', c.leased ? `${c.leased} leased` : '', c.warming ? `${c.warming} booting` : ''].filter(Boolean).join(' ') || '0'}`)
+    .join(', ');
+  const progress = agent.superseded > 0 ? `; rolling out, ${agent.superseded} to replace` : '';
+  const halted = agent.canaryHalted ? `; CANARY HALTED: ${agent.canaryHalted.reason}` : '';
+  return `  agent ${agent.image} ${agent.version}${canary}: ${versions || 'no machines'}${progress}${halted}`;
+}

@@ -1,0 +1,26 @@
+// `registry-pull <registry-url> <image>:<tag> [file]`: the agent pull that the
+// simulated VMs' image comes with (the sim puts it on their PATH). Fetches the
+// manifest over the Docker Registry HTTP API v2, bearer-token challenge
+// included, and writes it to `file` in the VM's scratch directory.
+import { writeFileSync } from 'node:fs';
+import { parseReference } from '../src/agent/reference.js';
+import { fetchManifest } from '../src/agent/registry-client.js';
+
+const [url, ref, file = 'agent-manifest.json'] = process.argv.slice(2);
+const reference = ref ? parseReference(ref) : undefined;
+if (!url || !reference) {
+  process.stderr.write('usage: registry-pull <registry-url> <image>:<tag> [file]\n');
+  process.exit(2);
+}
+try {
+  const answer = await fetchManifest(url, reference.image, reference.tag, { method: 'GET', timeoutMs: 60_000 });
+  if (!answer.present) {
+    process.stderr.write(`manifest unknown: ${ref} is not in ${url}\n`);
+    process.exit(1);
+  }
+  writeFileSync(file, answer.body ?? '');
+  process.stdout.write(`pulled ${ref} from ${url} (${answer.digest ?? 'no digest'})\n`);
+} catch (err) {
+  process.stderr.write(`cannot pull ${ref} from ${url}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
