@@ -132,7 +132,14 @@ describe('agent rollout across the warm pool', () => {
     expect(metrics).toContain('vmpool_agent_canary_halted{pool="small"} 1');
     // No new machine gets the halted canary: the pool fills on the stable version.
     await waitFor(async () => readyOn(await agent(), '1.5.0') === 4, { what: 'the pool full on 1.5.0' });
-    const afterHalt = (await allMachines(system.config.redis.prefix)).filter((m) => m.createdAt > Date.parse(halted.since));
+    // A reconcile that read the rollout just before the halt may still create one canary machine; well after it, none.
+    const settled = Date.now();
+    await leaseAndRelease();
+    await leaseAndRelease();
+    const afterHalt = await waitFor(async () => {
+      const created = (await allMachines(system!.config.redis.prefix)).filter((m) => m.createdAt > settled);
+      return created.length >= 2 ? created : undefined;
+    }, { what: 'replacements created after the halt' });
     expect(afterHalt.map((m) => m.agentVersion).filter((v) => v === '9.9.9')).toEqual([]);
 
     const resumed = await cli('agent', 'resume', '--pool', 'small');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectSsh } from '../../src/boot/ssh.js';
-import { TAGS } from '../../src/providers/provider.js';
+import { ownTags, TAGS } from '../../src/providers/provider.js';
 import type { Status } from '../../src/status.js';
 import { launchMachine } from '../../src/pool/launch.js';
 import { createLogger } from '../../src/log.js';
@@ -75,7 +75,7 @@ describe('the pipeline on the simulated cloud', () => {
     // A crash after RunInstances leaves the machine in `launching`; the redelivered job calls the cloud again.
     await store.transition('m-twice', 'launching', now());
     const deps = { ...system.app, config: system.config, logger: createLogger({ level: 'silent', pretty: false }), now };
-    const first = await providers.get('sim')!.launch({ machineId: 'm-twice', pool: 'small', zone: 'zone-b', imageId: 'ami-vmpool-small', instanceType: 't3.small', tags: { [TAGS.managed]: 'true', [TAGS.pool]: 'small', [TAGS.machineId]: 'm-twice' } });
+    const first = await providers.get('sim')!.launch({ machineId: 'm-twice', pool: 'small', zone: 'zone-b', imageId: 'ami-vmpool-small', instanceType: 't3.small', tags: { ...ownTags(system.config.deployment), [TAGS.pool]: 'small', [TAGS.machineId]: 'm-twice' } });
     await launchMachine('m-twice', deps);
     await launchMachine('m-twice', deps);
     const instances = system.sim.instances().filter((i) => i.tags[TAGS.machineId] === 'm-twice');

@@ -135,8 +135,8 @@ describe('graceful shutdown of each role on SIGTERM', () => {
       expect(JSON.parse(late!.body)).toMatchObject({ error: 'shutting-down' });
       expect(lease).toMatchObject({ status: 503 });
       expect(JSON.parse(lease!.body)).toMatchObject({ error: 'shutting-down' });
-      expect(api.output()).toContain('"msg":"requests still running at the end of the grace period; ending them"');
       expect(await api.exited).toBe(0);
+      expect(api.output()).toContain('"msg":"requests still running at the end of the grace period; ending them"');
       expect(performance.now() - signalled).toBeLessThan(pc.config.shutdown.grace + 5_000);
       // The waiting lease no longer counts as demand.
       expect(await redis.zcard(`${pc.prefix}:waiting:small`)).toBe(0);
