@@ -111,6 +111,28 @@ export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeo
   return reach + prepare + BOOT_MARGIN_MS;
 }
 
+/**
+ * How many too-old ready machines of one pool a reaper run recycles: a
+ * quarter of its ready machines (at least one), oldest launch first. A pool
+ * filled at once also ages out at once; recycling it all in one run would
+ * leave builds waiting for the whole refill.
+ */
+export function recycleBudget(ready: number): number {
+  return Math.max(1, Math.ceil(ready / 4));
+}
+
+/** The too-old machines a run recycles now: each pool's oldest launches, up to its budget. */
+export function pacedRecycling(tooOld: readonly Machine[], readyByPool: ReadonlyMap<string, number>): Set<string> {
+  const chosen = new Set<string>();
+  const byPool = new Map<string, Machine[]>();
+  for (const m of tooOld) byPool.set(m.pool, [...(byPool.get(m.pool) ?? []), m]);
+  for (const [pool, machines] of byPool) {
+    const oldestFirst = [...machines].sort((a, b) => (a.launchedAt ?? 0) - (b.launchedAt ?? 0));
+    for (const m of oldestFirst.slice(0, recycleBudget(readyByPool.get(pool) ?? machines.length))) chosen.add(m.id);
+  }
+  return chosen;
+}
+
 export function isOverdue(machine: Machine, pool: Pick<PoolConfig, 'maxLeaseDuration'>, now: number): boolean {
   return machine.state === 'leased' && now - (machine.leasedAt ?? machine.stateSince) > pool.maxLeaseDuration;
 }

@@ -5,7 +5,7 @@ import { splitZoneId } from '../providers/zone-id.js';
 import { requestReconcile } from '../queues.js';
 import { act, type ActionDeps } from './reaper-actions.js';
 import { instanceFates, reapOrphans, takeInventories, type InventoryDeps } from './reaper-inventory.js';
-import { isOverdue, judge } from './reaper-rules.js';
+import { isOverdue, judge, pacedRecycling } from './reaper-rules.js';
 import { withRunLock } from './run-lock.js';
 
 export type ReaperDeps = InventoryDeps & ActionDeps & Pick<AppDeps, 'epoch'>;
@@ -70,8 +70,18 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   const fates = await instanceFates(machines.map((m) => m.machine), inventories, deps);
   const touched = new Set<string>();
   const now = deps.now();
-  for (const { machine, pool } of machines) {
-    const verdict = judge(machine, pool, { now, reaper: deps.config.reaper, resumeWindow: deps.config.booter.resumeWindow, fates: fates.get(splitZoneId(machine.zone).provider) });
+  const verdicts = machines.map(({ machine, pool }) => ({
+    machine,
+    pool,
+    verdict: judge(machine, pool, { now, reaper: deps.config.reaper, resumeWindow: deps.config.booter.resumeWindow, fates: fates.get(splitZoneId(machine.zone).provider) }),
+  }));
+  const recycleNow = pacedRecycling(
+    verdicts.filter((v) => v.verdict?.kind === 'too-old').map((v) => v.machine),
+    countBy(machines.filter((m) => m.machine.state === 'ready'), (m) => m.pool.name),
+  );
+  for (const { machine, pool, verdict } of verdicts) {
+    // Recycling is paced: the rest of a pool's too-old machines wait for the next runs.
+    if (verdict?.kind === 'too-old' && !recycleNow.has(machine.id)) continue;
     const counted = verdict && (await act(machine, verdict, deps));
     if (!counted) continue;
     summary[counted]++;
@@ -82,6 +92,12 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   await deps.redis.set(`${deps.config.redis.prefix}:reaper:last`, JSON.stringify({ at: now, summary }));
   if (Object.values(summary).some((n) => n > 0)) deps.logger.info(summary, 'reaper run');
   return summary;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
 }
 
 async function loadMachines({ config, store }: Pick<ReaperDeps, 'config' | 'store'>): Promise<{ machine: Machine; pool: PoolConfig }[]> {

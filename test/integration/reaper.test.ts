@@ -161,10 +161,17 @@ describe('the reaper on the simulated cloud', () => {
     expect(await app.store.get(machine!.id)).toMatchObject({ state: 'ready' });
   });
 
-  it('recycles ready machines launched longer ago than maxAge, and the pool refills', async () => {
+  it('recycles ready machines launched longer ago than maxAge, oldest first and paced, and the pool refills', async () => {
     const { app } = await start({ warm: 2, max: 4, maxAge: '1h' });
-    const old = await ready(2);
-    expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ recycled: 2 });
+    const old = (await ready(2)).sort((a, b) => a.launchedAt! - b.launchedAt!);
+    // A quarter of the ready machines per run, at least one: the oldest launch goes first, the other on the next run.
+    expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ recycled: 1 });
+    const firstRun = await Promise.all(old.map((m) => app.store.get(m.id)));
+    const retired = firstRun.filter((m) => m?.retiredFor === 'max-age');
+    expect(retired).toHaveLength(1);
+    expect(retired[0]!.launchedAt).toBe(old[0]!.launchedAt);
+    expect(firstRun.filter((m) => m?.state === 'ready')).toHaveLength(1);
+    expect(await reapOnce(deps(later(HOUR + 60_000)))).toMatchObject({ recycled: 1 });
     for (const m of old) expect(await app.store.get(m.id)).toMatchObject({ retiredFor: 'max-age' });
     const fresh = await waitFor(async () => {
       const now = await app.store.list('small', 'ready');

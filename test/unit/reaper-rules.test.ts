@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machines/machine.js';
-import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, judge, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
+import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, judge, pacedRecycling, recycleBudget, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -128,5 +128,18 @@ describe('planOrphans', () => {
 
   it('forgets the mark of an instance that is known again or gone', () => {
     expect(planOrphans(['i-2'], { 'i-1': 1_000 }, 2_000, 15_000)).toEqual({ mark: ['i-2'], terminate: [], forget: ['i-1'] });
+  });
+});
+
+describe('paced recycling', () => {
+  it('recycles a quarter of a pool’s ready machines per run, at least one', () => {
+    expect([0, 1, 2, 4, 5, 8, 20].map(recycleBudget)).toEqual([1, 1, 1, 1, 2, 2, 5]);
+  });
+
+  it('takes each pool’s oldest launches first, each pool within its own budget', () => {
+    const old = (id: string, pool: string, launchedAt: number) => machine('ready', { id, pool, launchedAt });
+    const tooOld = [old('s-3', 'small', 3), old('s-1', 'small', 1), old('s-2', 'small', 2), old('l-1', 'large', 1)];
+    const chosen = pacedRecycling(tooOld, new Map([['small', 8], ['large', 1]]));
+    expect([...chosen].sort()).toEqual(['l-1', 's-1', 's-2']);
   });
 });
