@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
 sh scripts/ensure-redis.sh
 sh scripts/ensure-registry.sh
+sh scripts/ensure-chromium.sh
 npx tsc -p tsconfig.build.json
 exec npx vitest run "$@"

@@ -5,6 +5,10 @@ import type { Metrics } from '../metrics.js';
 import type { AppDeps } from '../app-deps.js';
 import { registerV1 } from './v1.js';
 import { answerShuttingDown } from './shutting-down.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+
+// The page's own inline script and style, and calls back to this origin: nothing else loads.
+const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
 
 export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
@@ -35,6 +39,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return reply.code(status).send({ error: status === 400 ? 'bad-request' : status >= 500 ? 'internal' : 'error', message: err.message });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${request.method} ${request.url}` }));
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(DASHBOARD_HTML),
+  );
   app.get('/healthz', async (_request, reply) => {
     // Commands queue while Redis is away (BullMQ needs that), so bound the wait: a health check must answer.
     const pong = await Promise.race([deps.redis.ping().catch(() => 'down'), delay(1_000, 'timeout', { ref: false })]);
