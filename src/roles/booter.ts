@@ -6,7 +6,7 @@ import { InstanceWatcher } from '../boot/instance-watcher.js';
 import { BootTimes } from '../boot/boot-times.js';
 import { requestTermination } from '../pool/terminate.js';
 import { describeError } from '../errors.js';
-import { closeWorkers, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
+import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 import { RegistryGuards } from '../agent/registry-guards.js';
 
 export type BooterDeps = AppDeps & {
@@ -23,7 +23,7 @@ export function startBooter(deps: BooterDeps): RoleHandle {
   const bootDeps = { ...deps, watcher, bootTimes, guards };
   const shutdown = new AbortController();
   const worker = watchWorker(
-    new Worker<MachineJob>(QUEUE_NAMES.boot, (job) => runBoot(job, bootDeps, shutdown.signal), {
+    new Worker<MachineJob>(QUEUE_NAMES.boot, (job, token) => runBoot(job, token, bootDeps, shutdown.signal), {
       connection: redis,
       prefix: config.redis.prefix,
       concurrency: config.booter.concurrency,
@@ -40,11 +40,11 @@ export function startBooter(deps: BooterDeps): RoleHandle {
   };
 }
 
-async function runBoot(job: Job<MachineJob>, deps: Parameters<typeof bootMachine>[1], signal: AbortSignal): Promise<void> {
+async function runBoot(job: Job<MachineJob>, token: string | undefined, deps: Parameters<typeof bootMachine>[1], signal: AbortSignal): Promise<void> {
   try {
     await bootMachine(job.data.machineId, deps, signal);
   } catch (err) {
-    if (signal.aborted) throw err; // handed back at shutdown: another booter resumes it
+    if (signal.aborted) return handBack(job, token); // another booter resumes it
     // Out of retries for an unexpected error: end the machine rather than leave it half-booted.
     if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
       const failed = await deps.store.transition(job.data.machineId, 'failed', deps.now(), { failure: 'boot-error', failureDetail: describeError(err) }, ['booting', 'preparing']);

@@ -6,7 +6,7 @@ import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launc
 import { terminateMachine } from '../pool/terminate.js';
 import { reapOnce } from '../pool/reaper.js';
 import { BootTimes } from '../boot/boot-times.js';
-import { closeWorkers, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
+import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
 
 export type ProducerDeps = AppDeps;
@@ -31,8 +31,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       },
       { ...common, concurrency: 1 },
     ),
-    new Worker<MachineJob>(QUEUE_NAMES.launch, (job) => runLaunch(job, deps, shutdown.signal), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
-    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job) => handBackAtShutdown(terminateMachine(job.data.machineId, deps, shutdown.signal), shutdown.signal), {
+    new Worker<MachineJob>(QUEUE_NAMES.launch, (job, token) => runLaunch(job, token, deps, shutdown.signal), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
+    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job, token) => handBackAtShutdown(job, token, terminateMachine(job.data.machineId, deps, shutdown.signal), shutdown.signal), {
       ...common,
       ...QUICK_HANDOVER,
       concurrency: config.producer.terminateConcurrency,
@@ -66,24 +66,25 @@ async function scheduleReaper({ config, queues }: ProducerDeps): Promise<void> {
   await queues.reap.upsertJobScheduler('reaper', { every: config.reaper.every }, { name: 'reap', data: {} });
 }
 
-async function runLaunch(job: Job<MachineJob>, deps: ProducerDeps, shutdown: AbortSignal): Promise<void> {
+async function runLaunch(job: Job<MachineJob>, token: string | undefined, deps: ProducerDeps, shutdown: AbortSignal): Promise<void> {
   try {
     await launchMachine(job.data.machineId, deps, shutdown);
   } catch (err) {
     // Cut short by the shutdown: not the launch's failure; another producer repeats the call (same ClientToken).
-    if (shutdown.aborted) throw shutdown.reason;
+    if (shutdown.aborted) return handBack(job, token);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt || isFinal(err)) await abandonLaunch(job.data.machineId, err, deps);
     throw toJobError(err);
   }
 }
 
-/** A job cut short by the shutdown fails with the shutdown's reason, whatever error the abandoned call raised. */
-async function handBackAtShutdown(work: Promise<void>, shutdown: AbortSignal): Promise<void> {
+/** A job cut short by the shutdown goes back to its queue, whatever error the abandoned call raised. */
+async function handBackAtShutdown(job: Job, token: string | undefined, work: Promise<void>, shutdown: AbortSignal): Promise<void> {
   try {
     await work;
   } catch (err) {
-    throw shutdown.aborted ? shutdown.reason : err;
+    if (shutdown.aborted) return handBack(job, token);
+    throw err;
   }
 }
 

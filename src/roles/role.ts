@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import { WaitingError, type Job, type Worker } from 'bullmq';
 import type { Logger } from '../log.js';
 
 /**
@@ -39,6 +39,16 @@ export class ShutdownError extends Error {
     super('process shutting down: job handed back');
     this.name = 'ShutdownError';
   }
+}
+
+/**
+ * Puts a job cut short by the shutdown back in its queue for another process,
+ * without spending one of its attempts (a hand-back is not a failure: a
+ * rolling restart must not exhaust a boot's retries). Always throws.
+ */
+export async function handBack(job: Job, token: string | undefined): Promise<never> {
+  await job.moveToWait(token);
+  throw new WaitingError();
 }
 
 /** Logs worker-level errors (lost connection, a handler's throw) instead of crashing the process. */

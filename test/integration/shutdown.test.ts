@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
 import { createLogger } from '../../src/log.js';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { Queue } from 'bullmq';
 import type { Machine } from '../../src/machines/machine.js';
 import { MachineStore } from '../../src/machines/store.js';
 import { TAGS } from '../../src/providers/provider.js';
@@ -29,6 +30,18 @@ function start(script: string, env: Record<string, string>): Child {
 /** SIGTERM to the process group, without waiting. */
 function terminate(child: Child): void {
   process.kill(-child.pid, 'SIGTERM');
+}
+
+/** The machine's job waits in its queue again, none of its attempts spent. */
+async function expectHandedBack(queueName: 'boot' | 'launch', prefix: string, machineId: string): Promise<void> {
+  const queue = new Queue(queueName, { connection: redis, prefix });
+  try {
+    const job = await queue.getJob(machineId);
+    expect(await job?.getState()).toBe('waiting');
+    expect(job?.attemptsMade).toBe(0);
+  } finally {
+    await queue.close();
+  }
 }
 
 const lines = (child: Child, msg: string) => child.output().split('\n').filter((line) => line.includes(`"msg":"${msg}"`)).length;
@@ -98,6 +111,8 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     const handedBack = await store.get(machine.id);
     expect(handedBack).toMatchObject({ state: 'preparing' });
     expect(handedBack?.failure).toBeUndefined();
+    // Back in its queue without spending an attempt: a rolling restart must not exhaust a boot's retries.
+    await expectHandedBack('boot', pc.prefix, machine.id);
 
     const second = start('booter.js', pc.env);
     await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again', timeoutMs: 15_000 });
@@ -173,6 +188,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     // Handed back, not failed: nothing is counted against the zone, the machine waits for another producer.
     expect(await store.get(launching.id)).toMatchObject({ state: 'launching' });
     expect((await store.get(launching.id))?.failure).toBeUndefined();
+    await expectHandedBack('launch', pc.prefix, launching.id);
 
     start('producer.js', pc.env);
     const booting = await waitFor(async () => {
