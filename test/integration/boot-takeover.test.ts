@@ -1,11 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { MachineStore } from '../../src/machines/store.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
 import { runWorker, type Child } from '../helpers/child.js';
-import { processConfig, processHarness, simScratchDir, startSimProcess } from '../helpers/processes.js';
+import { processConfig, processHarness } from '../helpers/processes.js';
+import { gatedStep, holdInPrepare } from '../helpers/prepare-gate.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -26,17 +25,10 @@ describe('a boot taken over after its booter was killed', () => {
       // The boot deadline is short and will have passed by the takeover; the resume window is not.
       booter: { describeEvery: '100ms', resumeWindow: '30s' },
       breaker: { slowBootFloor: '20s' },
-      ...onePool({ warm: 1, max: 1, bootTimeout: '2s', prepare: { steps: [{ name: 'wait-for-go', run: 'echo $$ >> started; while [ ! -f go ]; do sleep 0.05; done', timeout: '60s' }] } }),
+      ...onePool({ warm: 1, max: 1, bootTimeout: '2s', prepare: { steps: [gatedStep('60s')] } }),
     });
     const store = new MachineStore(redis, pc.prefix);
-    const sim = await startSimProcess(pc.env, children);
-    start('producer.js', pc.env);
-    const first = start('booter.js', pc.env);
-    const machine = await waitFor(async () => (await store.list('small', 'preparing'))[0], { what: 'a machine preparing' });
-    const scratch = await waitFor(() => simScratchDir(sim.pid, machine.instanceId!), { what: 'the VM’s scratch folder' });
-    const started = join(scratch, 'started');
-    const runs = () => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').length : 0);
-    await waitFor(() => runs() === 1, { what: 'the prepare step to be running' });
+    const { machine, booter: first, runs, release } = await holdInPrepare(pc, redis, (script) => start(script, pc.env), children);
 
     await first.kill();
     children.splice(children.indexOf(first), 1);
@@ -45,7 +37,7 @@ describe('a boot taken over after its booter was killed', () => {
     const second = start('booter.js', pc.env);
     await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"boot taken over from another booter"`));
     await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again' });
-    writeFileSync(join(scratch, 'go'), '');
+    release();
     await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready' });
 
     const ready = await store.get(machine.id);

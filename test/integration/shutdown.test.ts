@@ -1,6 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/local/free-port.js';
@@ -13,7 +11,8 @@ import { TAGS } from '../../src/providers/provider.js';
 import { LeaseWaiters } from '../../src/pool/lease-waiters.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
 import { runWorker, type Child } from '../helpers/child.js';
-import { processConfig, simScratchDir, startSimProcess, processHarness } from '../helpers/processes.js';
+import { processConfig, startSimProcess, processHarness } from '../helpers/processes.js';
+import { gatedStep, holdInPrepare } from '../helpers/prepare-gate.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -88,17 +87,10 @@ class RawHttp {
 describe('graceful shutdown of each role on SIGTERM', () => {
   it('a booter stopped in the middle of a prepare exits 0 within the grace, leaves the machine unfailed, and another booter makes it ready', async () => {
     const pc = await processConfig(
-      onePool({ warm: 1, max: 1, bootTimeout: '60s', prepare: { steps: [{ name: 'wait-for-go', run: 'echo $$ >> started; while [ ! -f go ]; do sleep 0.05; done; echo prepared > prepared.txt', timeout: '30s' }] } }),
+      onePool({ warm: 1, max: 1, bootTimeout: '60s', prepare: { steps: [gatedStep('30s')] } }),
     );
     const store = new MachineStore(redis, pc.prefix);
-    const sim = await startSimProcess(pc.env, children);
-    start('producer.js', pc.env);
-    const first = start('booter.js', pc.env);
-    const machine = await waitFor(async () => (await store.list('small', 'preparing'))[0], { what: 'a machine preparing' });
-    const scratch = await waitFor(() => simScratchDir(sim.pid, machine.instanceId!), { what: 'the VM’s scratch folder' });
-    const started = join(scratch, 'started');
-    const runs = () => (existsSync(started) ? readFileSync(started, 'utf8').trim().split('\n').length : 0);
-    await waitFor(() => runs() === 1, { what: 'the prepare step to be running' });
+    const { machine, booter: first, runs, release } = await holdInPrepare(pc, redis, (script) => start(script, pc.env), children);
 
     const signalled = performance.now();
     terminate(first);
@@ -116,7 +108,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
 
     const second = start('booter.js', pc.env);
     await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again', timeoutMs: 15_000 });
-    writeFileSync(join(scratch, 'go'), '');
+    release();
     await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready' });
     // The store changes before the log line is written and read from the pipe: wait for the line, not just the state.
     await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"machine ready"`));
