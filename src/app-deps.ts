@@ -10,6 +10,7 @@ import type { CapacityCache } from './zones/capacity-cache.js';
 import type { PoolFlags } from './pool/pool-flags.js';
 import type { LeaseWaiters } from './pool/lease-waiters.js';
 import type { Epoch } from './machines/epoch.js';
+import type { ZoneStrategy } from './zones/zone-strategy.js';
 
 /**
  * What the composition root builds once per process and hands to services;
@@ -24,6 +25,8 @@ export interface AppDeps {
   counters: OutcomeCounters;
   breaker: ZoneBreaker;
   capacity: CapacityCache;
+  /** What zone choice obeys (`zones.strategy`): the Redis breaker unless a benchmark says otherwise. */
+  zoneStrategy: ZoneStrategy;
   flags: PoolFlags;
   waiters: LeaseWaiters;
   /** Missing when Redis lost its data: nothing plans launches until the store is rebuilt. */
