@@ -13,6 +13,7 @@ import type { Epoch } from './machines/epoch.js';
 import type { MachineLog } from './machines/machine-log.js';
 import type { RolloutStore } from './agent/rollout-store.js';
 import type { PullCounters } from './agent/pull-counters.js';
+import type { ZoneStrategy } from './zones/zone-strategy.js';
 
 /**
  * What the composition root builds once per process and hands to services;
@@ -27,6 +28,8 @@ export interface AppDeps {
   counters: OutcomeCounters;
   breaker: ZoneBreaker;
   capacity: CapacityCache;
+  /** What zone choice obeys (`zones.strategy`): the Redis breaker unless a benchmark says otherwise. */
+  zoneStrategy: ZoneStrategy;
   flags: PoolFlags;
   waiters: LeaseWaiters;
   /** Missing when Redis lost its data: nothing plans launches until the store is rebuilt. */

@@ -24,6 +24,8 @@ import { closeGracefully } from './http/graceful-close.js';
 import { MachineLog } from './machines/machine-log.js';
 import { RolloutStore } from './agent/rollout-store.js';
 import { PullCounters } from './agent/pull-counters.js';
+import { noBreakerStrategy, redisBreakerStrategy, type ZoneStrategy } from './zones/zone-strategy.js';
+import { LocalBreakerStrategy } from './zones/local-breaker.js';
 
 export type Role = 'producer' | 'booter' | 'web';
 
@@ -37,7 +39,7 @@ export interface AppOptions {
 }
 
 /** A running process's services (what tests and the all-in-one reach into) and its lifecycle. */
-export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog'> {
+export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'zoneStrategy'> {
   /** The web role's server, listening, when that role runs. */
   readonly http?: FastifyInstance;
   /** Base URL of the web role, when it runs. */
@@ -68,7 +70,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const pulls = new PullCounters(redis, config.redis.prefix);
   const machineLog = new MachineLog(redis, config.redis.prefix);
   const providers = options.providers ?? buildProviders(config, logger);
-  const deps = { config, redis, store, queues, counters, breaker, capacity, flags, waiters, epoch, rollouts, pulls, machineLog, providers, now };
+  const zoneStrategy = buildZoneStrategy(config, breaker, capacity, logger);
+  const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
   const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
   const handles: RoleHandle[] = [];
@@ -84,6 +87,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger)]);
       await closeQueues(queues);
       await redis.quit().catch(() => redis.disconnect());
+      zoneStrategy.close?.();
       if (!options.providers) for (const provider of providers.values()) provider.close?.();
     })());
   try {
@@ -101,7 +105,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     await close();
     throw err;
   }
-  return { redis, store, queues, providers, counters, breaker, capacity, flags, waiters, epoch, rollouts, pulls, machineLog, http, url, close };
+  return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, http, url, close };
+}
+
+/** `zones.strategy`: the shared Redis breaker in production; the others for the outage benchmark. */
+function buildZoneStrategy(config: Readonly<Config>, breaker: ZoneBreaker, capacity: CapacityCache, logger: Logger): ZoneStrategy {
+  if (config.zones.strategy === 'no-breaker') return noBreakerStrategy();
+  if (config.zones.strategy === 'local-breaker') return new LocalBreakerStrategy(config.breaker, logger.child({ component: 'local-breaker' }));
+  return redisBreakerStrategy(breaker, capacity);
 }
 
 /** Each configured cloud, behind this process's fail-fast guard on its API endpoint. */

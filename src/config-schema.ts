@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { isImageName, isTag } from './agent/reference.js';
+import { ZONE_STRATEGIES } from './zones/zone-strategy.js';
 
 // Messages name what was expected and echo what was given, so an operator can
 // fix the file from the error line alone.
@@ -239,6 +240,10 @@ export const configSchema = z
       maxOpenFor: duration(),
       /** Launches let through per half-open period. */
       probes: wholeNumber(1),
+    }),
+    zones: z.strictObject({
+      /** Which zone health zone choice obeys; anything but redis-breaker is for benchmarks. */
+      strategy: z.enum(ZONE_STRATEGIES, { error: (iss) => `expected one of ${ZONE_STRATEGIES.join(', ')}, got ${show(iss.input)}` }),
     }),
     capacityCache: z.strictObject({
       /** How long a (zone, instance type) stays avoided after a capacity error. */

@@ -103,7 +103,8 @@ function inlineConfig(): Record<string, unknown> {
   throw new ConfigError(['NODE_CONFIG: expected a JSON object']);
 }
 
-function mergeDeep(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+/** `extra` over `base`, objects merged key by key, arrays and values replaced: node-config's layering. */
+export function mergeDeep(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];

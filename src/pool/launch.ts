@@ -8,7 +8,7 @@ import { requestReconcile } from '../queues.js';
 import { classify, describeError, isCapacityError } from '../errors.js';
 import { requestTermination } from './terminate.js';
 
-export type LaunchDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'logger' | 'now'>;
+export type LaunchDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'zoneStrategy' | 'flags' | 'logger' | 'now'>;
 
 /**
  * Launches the instance of a requested machine and hands it to the booters.
@@ -30,7 +30,7 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
   }
   const provider = deps.providers.get(splitZoneId(machine.zone).provider);
   if (!provider) throw new UnrecoverableError(`no provider for zone ${machine.zone}`);
-  const instance = await provider.launch({
+  const request = {
     machineId: id,
     pool: machine.pool,
     zone: splitZoneId(machine.zone).zone,
@@ -38,7 +38,8 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
     instanceType: machine.instanceType,
     keyName: deps.config.pools.find((p) => p.name === machine.pool)?.keyName ?? undefined,
     tags: { ...ownTags(deps.config.deployment), [TAGS.pool]: machine.pool, [TAGS.machineId]: id, ...(machine.agentVersion ? { [TAGS.agentVersion]: machine.agentVersion } : {}) },
-  }, { signal });
+  };
+  const instance = await deps.zoneStrategy.observeLaunch(machine.zone, () => provider.launch(request, { signal }));
   await recordLaunch(machine, instance, deps);
 }
 

@@ -11,7 +11,7 @@ import { zoneCandidates } from './zone-candidates.js';
 import { replaceSuperseded } from './rollout-replace.js';
 import { versionFor, type Rollout } from '../agent/rollout.js';
 
-export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'zoneStrategy' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
 
 /** A requested machine whose launch job this old is missing was orphaned by a crash between create and enqueue. */
 const REQUESTED_GRACE_MS = 10_000;
@@ -57,7 +57,7 @@ export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Prom
 async function reserveProbes(zones: string[], deps: ReconcileDeps): Promise<Map<string, number>> {
   const slots = new Map<string, number>();
   // One slot per zone per reconcile: the next reconcile may take the next one, after this probe is on its way.
-  for (const zone of zones) if (await deps.breaker.reserveProbe(zone, deps.now())) slots.set(zone, 1);
+  for (const zone of zones) if (await deps.zoneStrategy.reserveProbe(zone, deps.now())) slots.set(zone, 1);
   return slots;
 }
 

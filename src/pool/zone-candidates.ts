@@ -4,12 +4,14 @@ import { splitZoneId } from '../providers/zone-id.js';
 import type { ZoneCandidate } from '../zones/selector.js';
 
 /**
- * A pool's zones as selection sees them right now: breaker state (shared by
- * every process), instance types not sold out (shared), and whether this
- * process can reach each zone's cloud API (its own).
+ * A pool's zones as selection sees them right now: breaker state and
+ * instance types not sold out (both shared by every process, under the
+ * default zone strategy), and whether this process can reach each zone's
+ * cloud API (its own).
  */
-export async function zoneCandidates(pool: PoolConfig, deps: Pick<AppDeps, 'breaker' | 'capacity' | 'providers' | 'now'>): Promise<ZoneCandidate[]> {
-  const [health, available] = await Promise.all([deps.breaker.read(pool.zones, deps.now()), deps.capacity.available(pool.zones, pool.instanceTypes)]);
+export async function zoneCandidates(pool: PoolConfig, deps: Pick<AppDeps, 'zoneStrategy' | 'providers' | 'now'>): Promise<ZoneCandidate[]> {
+  const { zoneStrategy } = deps;
+  const [health, available] = await Promise.all([zoneStrategy.health(pool.zones, deps.now()), zoneStrategy.available(pool.zones, pool.instanceTypes)]);
   return pool.zones.map((zone) => {
     const h = health.get(zone)!;
     const provider = deps.providers.get(splitZoneId(zone).provider);

@@ -44,6 +44,8 @@ export interface SimCloud {
   /** Holds one scratch directory per VM (`<rootDir>/<instanceId>`); removed by close(). */
   readonly rootDir: string;
   instances(): SimInstanceView[];
+  /** EC2 API requests answered so far, by action (errors included); also `GET /v1/sim/requests`. */
+  requests(): Record<string, number>;
   /** Stops every VM, the API server, and removes rootDir. */
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export interface SimCloudOptions {
 }
 
 const MAX_BODY_BYTES = 1 << 20;
+const REQUESTS_PATH = '/v1/sim/requests';
 
 /** Starts the simulated EC2 cloud: the EC2 Query API on loopback, real SSH servers as VMs. */
 export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud> {
@@ -86,10 +89,15 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
   const fleet = new SimFleet({ model, sshPort, bootDelay, bootSpread, rootDir, authorizedKey, hostKeyTag, logger, random: options.random, binDirs: [binDir] });
   const faultApi: FaultApiDeps = { faults, zones, logger: options.logger.child({ component: 'sim-faults' }) };
   const registryApi: RegistryApiDeps = { registries, logger: faultApi.logger };
-  const server = createServer((req, res) => {
+  // What a benchmark checks from outside: e.g. DescribeInstances calls must not grow with the machines booting.
+  const requests = new Map<string, number>();
+  const respond = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = faultApiPath(req);
-    const answered = path !== undefined ? answerJson(req, res, path, faultApi, registryApi) : answer(req, res, model, logger);
-    answered.catch((err: unknown) => logger.error({ err }, 'sim cloud could not answer'));
+    if (path === REQUESTS_PATH) return Promise.resolve(sendJson(res, { status: 200, body: { requests: Object.fromEntries(requests) } }));
+    return path !== undefined ? answerJson(req, res, path, faultApi, registryApi) : answer(req, res, model, logger, requests);
+  };
+  const server = createServer((req, res) => {
+    respond(req, res).catch((err: unknown) => logger.error({ err }, 'sim cloud could not answer'));
   });
   let address: AddressInfo;
   try {
@@ -108,6 +116,7 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     registries,
     rootDir,
     instances: () => model.instances().map((i) => view(i, model)),
+    requests: () => Object.fromEntries(requests),
     close: () => (closing ??= closeAll(server, fleet, registries, rootDir)),
   };
 }
@@ -119,7 +128,7 @@ export function assertLoopback(host: string): void {
   if (!loopback) throw new Error(`sim.host: the simulated cloud listens on loopback only, got "${host}"`);
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, model: Ec2Model, logger: Logger): Promise<void> {
+async function answer(req: IncomingMessage, res: ServerResponse, model: Ec2Model, logger: Logger, requests: Map<string, number>): Promise<void> {
   const requestId = randomUUID();
   let status = 200;
   let body: string;
@@ -127,7 +136,10 @@ async function answer(req: IncomingMessage, res: ServerResponse, model: Ec2Model
   try {
     const text = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
-    ({ action, xml: body } = handleAction(model, QueryParams.parse(text, url.search), requestId));
+    const params = QueryParams.parse(text, url.search);
+    action = params.get('Action');
+    requests.set(action ?? '', (requests.get(action ?? '') ?? 0) + 1);
+    ({ xml: body } = handleAction(model, params, requestId));
   } catch (err) {
     const error = asEc2Error(err, logger);
     status = error.status;
@@ -158,6 +170,10 @@ async function answerJson(req: IncomingMessage, res: ServerResponse, path: strin
     const error = asEc2Error(err, deps.logger);
     reply = { status: error.status, body: { error: error.code, message: error.message } };
   }
+  sendJson(res, reply);
+}
+
+function sendJson(res: ServerResponse, reply: JsonAnswer): void {
   res.writeHead(reply.status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(reply.body));
 }

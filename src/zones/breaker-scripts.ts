@@ -7,7 +7,8 @@
  *
  * Keys per zone Z under PREFIX (all within the prefix's hash tag):
  *   PREFIX:breaker:Z          hash: mode, modeReason, modeBy, modeAt, modeUntil,
- *                             state, since, openUntil, reopens, probesGranted, probeOk, roundAt
+ *                             state, since, openUntil, reopens, probesGranted, probeOk, roundAt,
+ *                             streak, streakAt (failures since the last success, the last one's time)
  *   PREFIX:breaker:Z:window   hash "<bucket>:ok|bad" -> count (old buckets pruned: constant memory)
  *   PREFIX:breaker-audit      stream of transitions, capped
  *
@@ -64,7 +65,7 @@ local function enter(state, openMs)
   if state == 'open' then redis.call('HSET', H, 'openUntil', math.floor(now + openMs)) end
   if state == 'half-open' then redis.call('HSET', H, 'probesGranted', 0, 'probeOk', 0, 'roundAt', now) end
   if state == 'closed' then
-    redis.call('HSET', H, 'reopens', 0)
+    redis.call('HSET', H, 'reopens', 0, 'streak', 0)
     redis.call('DEL', W) -- a clean close starts from a clean window
   end
 end
@@ -118,14 +119,27 @@ local minOutcomes, failureRate = tonumber(ARGV[8]), tonumber(ARGV[9])
 local openFor, maxOpenFor, probes = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 redis.call('HINCRBY', W, math.floor(now / bucketMs) .. ':' .. outcome, 1)
 redis.call('PEXPIRE', W, windowMs * 2)
+-- Failures since the last success: a zone that just died opens on minOutcomes of them, however many
+-- successes the window still holds. A failure a whole window after the previous one starts a new streak.
+local streak = 0
+if outcome == 'bad' then
+  if now - tonumber(get('streakAt', '0')) > windowMs then redis.call('HSET', H, 'streak', 0) end
+  streak = redis.call('HINCRBY', H, 'streak', 1)
+  redis.call('HSET', H, 'streakAt', now)
+else
+  redis.call('HSET', H, 'streak', 0)
+end
 if get('mode', 'auto') == 'auto' then
   local state = get('state', 'closed')
   local reopens = tonumber(get('reopens', '0'))
   if state == 'closed' then
     local ok, bad = totals()
-    if ok + bad >= minOutcomes and bad / (ok + bad) >= failureRate then
+    local why
+    if ok + bad >= minOutcomes and bad / (ok + bad) >= failureRate then why = 'failure rate reached'
+    elseif streak >= minOutcomes then why = streak .. ' failures in a row' end
+    if why then
       enter('open', math.min(openFor * 2 ^ reopens, maxOpenFor))
-      note('closed', 'open', 'failure rate reached', 'vmpool')
+      note('closed', 'open', why, 'vmpool')
     end
   elseif state == 'half-open' and isProbe then
     if outcome == 'ok' then

@@ -143,6 +143,17 @@ describe('simulated EC2 cloud through the AWS SDK', () => {
     expect((await describeOne(ec2, id))?.Tags).toContainEqual({ Key: 'team', Value: 'ci' });
   });
 
+  it('counts the EC2 requests it answered by action, refused ones included, at GET /v1/sim/requests', async () => {
+    const { sim, ec2 } = await start();
+    sim.faults.set('zone-b', { capacityError: 1 });
+    await ec2.send(new RunInstancesCommand(runInput()));
+    await thrown(ec2.send(new RunInstancesCommand(runInput({ Placement: { AvailabilityZone: 'zone-b' } }))));
+    await ec2.send(new DescribeInstancesCommand({}));
+    const res = await fetch(`${sim.endpoint}/v1/sim/requests`);
+    expect(await res.json()).toEqual({ requests: { RunInstances: 2, DescribeInstances: 1 } });
+    expect(sim.requests()).toEqual({ RunInstances: 2, DescribeInstances: 1 });
+  });
+
   it('answers an action it does not speak with InvalidAction', async () => {
     const { sim } = await start();
     const res = await fetch(sim.endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=StopInstances&Version=2016-11-15' });

@@ -41,16 +41,36 @@ describe('ZoneBreaker', () => {
     expect((await stateOf(a, T0 + 3_000)).state).toBe('open');
   });
 
-  it('stays closed while the failure rate is below the threshold', async () => {
+  it('stays closed while the failure rate is below the threshold and no minOutcomes failures come in a row', async () => {
     const [a] = twoClients();
     for (let i = 0; i < 6; i++) await a.record(ZONE, 'ok', { probe: false, now: T0 });
-    await fail(a, 5, T0);
-    expect(await stateOf(a, T0)).toMatchObject({ state: 'closed', outcomes: 11, failures: 5 });
-    await fail(a, 1, T0);
-    expect((await stateOf(a, T0)).state).toBe('open');
+    for (let i = 0; i < 5; i++) {
+      await fail(a, 1, T0);
+      await a.record(ZONE, 'ok', { probe: false, now: T0 });
+    }
+    expect(await stateOf(a, T0)).toMatchObject({ state: 'closed', outcomes: 16, failures: 5 });
   });
 
-  it('forgets outcomes older than the window', async () => {
+  it('opens on the failure rate with failures and successes interleaved', async () => {
+    const [a] = twoClients();
+    for (const outcome of ['bad', 'bad', 'ok', 'bad'] as const) await a.record(ZONE, outcome, { probe: false, now: T0 });
+    expect((await stateOf(a, T0)).state).toBe('closed');
+    expect(await a.record(ZONE, 'ok', { probe: false, now: T0 })).toMatchObject({ state: 'open', outcomes: 5, failures: 3 });
+  });
+
+  it('opens on minOutcomes failures in a row however many successes the window still holds: a zone that just died', async () => {
+    const [a] = twoClients();
+    for (let i = 0; i < 20; i++) await a.record(ZONE, 'ok', { probe: false, now: T0 });
+    await fail(a, 4, T0 + 1);
+    await a.record(ZONE, 'ok', { probe: false, now: T0 + 2 });
+    await fail(a, 4, T0 + 3);
+    expect((await stateOf(a, T0 + 3)).state).toBe('closed');
+    const opened = await a.record(ZONE, 'bad', { probe: false, now: T0 + 4 });
+    expect(opened).toMatchObject({ state: 'open', outcomes: 30, failures: 9 });
+    expect((await a.audit())[0]).toMatchObject({ from: 'closed', to: 'open', why: '5 failures in a row' });
+  });
+
+  it('forgets outcomes older than the window, and a streak of failures a window apart', async () => {
     const [a] = twoClients();
     await fail(a, 4, T0);
     expect((await stateOf(a, T0 + settings.window + 20_000)).outcomes).toBe(0);

@@ -74,6 +74,11 @@ describe('parseConfig', () => {
     expect(problemsOf({ http: { requireToken: true } })).toEqual(['http.token: required when http.requireToken is true (set API_TOKEN)']);
   });
 
+  it('defaults the zone strategy to the Redis breaker and names an unknown one', () => {
+    expect(parseConfig(rawDefaults()).zones.strategy).toBe('redis-breaker');
+    expect(problemsOf({ zones: { strategy: 'magic' } })).toEqual(['zones.strategy: expected one of redis-breaker, no-breaker, local-breaker, got "magic"']);
+  });
+
   it('rejects a key prefix without a Redis Cluster hash tag', () => {
     expect(problemsOf({ redis: { prefix: 'vmpool' } })).toEqual(['redis.prefix: expected a hash tag like "{vmpool}", got "vmpool"']);
   });
