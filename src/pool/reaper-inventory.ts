@@ -10,18 +10,21 @@ export interface Inventory {
   instances: ReadonlyMap<string, Instance>;
 }
 
-export type InventoryDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'providers' | 'logger' | 'now'>;
+export type InventoryDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'providers' | 'logger' | 'now'> & {
+  /** Abandons the run's cloud calls (the producer's shutdown at the end of its grace). */
+  signal?: AbortSignal;
+};
 
 /**
  * Asks every provider for its managed instances. A provider that cannot
  * answer is left out of this run: the reaper must never mistake a failed
  * listing for an empty cloud.
  */
-export async function takeInventories({ config, providers, logger }: Pick<InventoryDeps, 'config' | 'providers' | 'logger'>): Promise<Map<string, Inventory>> {
+export async function takeInventories({ config, providers, logger, signal }: Pick<InventoryDeps, 'config' | 'providers' | 'logger' | 'signal'>): Promise<Map<string, Inventory>> {
   const inventories = new Map<string, Inventory>();
   for (const [name, provider] of providers) {
     try {
-      const listed = await provider.listByTags(ownTags(config.deployment));
+      const listed = await provider.listByTags(ownTags(config.deployment), { signal });
       inventories.set(name, { provider, instances: new Map(listed.map((i) => [i.instanceId, i])) });
     } catch (err) {
       logger.warn({ provider: name, err }, 'reaper: could not list the provider’s instances; skipping it this run');
@@ -52,7 +55,7 @@ export async function reapOrphans(inventory: Inventory, deps: InventoryDeps): Pr
   for (const id of plan.terminate) {
     logger.warn({ provider: provider.name, instanceId: id, tags: inventory.instances.get(id)?.tags }, 'reaper: terminating an instance the registry does not know');
   }
-  const confirmed = [...(await provider.terminate(plan.terminate))];
+  const confirmed = [...(await provider.terminate(plan.terminate, { signal: deps.signal }))];
   // Unconfirmed ones keep their mark: the next run tries again at once.
   if (confirmed.length > 0) await redis.hdel(key, ...confirmed);
   return { orphansMarked: plan.mark.length, orphansTerminated: confirmed.length };
@@ -80,7 +83,11 @@ async function unknownInstances(instances: Instance[], { store }: Pick<Inventory
  * Those absent from the listing are described (batched) before anything is
  * concluded, so a listing that missed one never closes a live machine.
  */
-export async function instanceFates(machines: readonly Machine[], inventories: ReadonlyMap<string, Inventory>, { logger }: Pick<InventoryDeps, 'logger'>): Promise<Map<string, Map<string, InstanceFate>>> {
+export async function instanceFates(
+  machines: readonly Machine[],
+  inventories: ReadonlyMap<string, Inventory>,
+  { logger, signal }: Pick<InventoryDeps, 'logger' | 'signal'>,
+): Promise<Map<string, Map<string, InstanceFate>>> {
   const fates = new Map<string, Map<string, InstanceFate>>();
   for (const [name, { provider, instances }] of inventories) {
     const ids = machines.filter((m) => INSTANCE_STATES.has(m.state) && m.instanceId && splitZoneId(m.zone).provider === name).map((m) => m.instanceId!);
@@ -88,7 +95,7 @@ export async function instanceFates(machines: readonly Machine[], inventories: R
     for (const id of ids) if (instances.get(id)?.state === 'shutting-down') byId.set(id, 'shutting-down');
     const missing = ids.filter((id) => !instances.has(id));
     try {
-      const described = missing.length > 0 ? await provider.describe(missing) : new Map<string, Instance>();
+      const described = missing.length > 0 ? await provider.describe(missing, { signal }) : new Map<string, Instance>();
       for (const id of missing) {
         const state = described.get(id)?.state;
         if (state === undefined) byId.set(id, 'unknown');

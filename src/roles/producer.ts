@@ -37,7 +37,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       ...QUICK_HANDOVER,
       concurrency: config.producer.terminateConcurrency,
     }),
-    new Worker<ReapJob>(QUEUE_NAMES.reap, async () => void (await reapOnce(reaperDeps)), { ...common, concurrency: 1 }),
+    // A run cut short by the shutdown is not handed back: the next one comes on schedule.
+    new Worker<ReapJob>(QUEUE_NAMES.reap, async () => void (await reapOnce({ ...reaperDeps, signal: shutdown.signal })), { ...common, concurrency: 1 }),
   ].map((w: Worker) => watchWorker(w, logger));
   // A Redis that came back empty also lost BullMQ's schedulers: recreate them under the new epoch.
   const watch = watchForRedisLoss(

@@ -153,8 +153,9 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     }
   });
 
-  it('a producer whose launch hangs on a frozen cloud: a second SIGTERM is harmless, the call is abandoned at the end of the grace, exit 0, and another producer finishes the launch with the same instance', async () => {
-    const pc = await processConfig(onePool({ warm: 0, max: 1 }));
+  it('a producer whose launch and reaper run hang on a frozen cloud: a second SIGTERM is harmless, the calls are abandoned at the end of the grace, exit 0, and another producer finishes the launch with the same instance', async () => {
+    // Reaper runs back to back: one is listing the frozen cloud's instances when the shutdown comes.
+    const pc = await processConfig({ reaper: { every: '200ms' }, ...onePool({ warm: 0, max: 1 }) });
     const store = new MachineStore(redis, pc.prefix);
     const sim = await startSimProcess(pc.env, children);
     const producer = start('producer.js', pc.env);
