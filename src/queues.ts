@@ -47,13 +47,25 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
 }
 
+/** A pool's extra reconciles are at most one per this period, across every process. */
+const RECONCILE_THROTTLE_MS = 250;
+/** When this process last asked for each pool's reconcile, per reconcile queue (so per app). */
+const lastAsked = new WeakMap<Queue<ReconcileJob>, Map<string, number>>();
+
 /**
  * Asks for an extra reconcile of a pool now (after a lease, a failure).
  * Throttled per pool so a burst of events makes one run, not hundreds;
  * concurrent runs are harmless because machine creation checks the limits atomically.
+ * The queue would drop a repeat within the throttle anyway: this process
+ * does not even ask (a script call saved per lease and per release).
  */
 export async function requestReconcile(queues: Queues, pool: string): Promise<void> {
-  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: 250 } });
+  const asked = lastAsked.get(queues.reconcile) ?? new Map<string, number>();
+  lastAsked.set(queues.reconcile, asked);
+  const now = Date.now();
+  if (now - (asked.get(pool) ?? -Infinity) < RECONCILE_THROTTLE_MS) return;
+  asked.set(pool, now);
+  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: RECONCILE_THROTTLE_MS } });
 }
 
 /**
