@@ -28,12 +28,19 @@ const duration = (value: string): number => {
 
 const program = new Command('bench:outage')
   .description('zone b fails (every boot, 60% of boots, capacity errors) under load; each zone strategy side by side')
-  .option('--quick', 'every strategy, total boot failure only, short phases (about 2 minutes); also BENCH_QUICK=1')
+  .option('--quick', 'every strategy, total boot failure only, short phases (about a minute and a half); also BENCH_QUICK=1')
   .addOption(new Option('--strategies <list>', `comma-separated: ${ZONE_STRATEGIES.join(', ')}`).argParser(list(ZONE_STRATEGIES)))
   .addOption(new Option('--faults <list>', `comma-separated: ${Object.keys(FAULTS).join(', ')}`).argParser(list(Object.keys(FAULTS) as FaultName[])))
   .option('--warmup <duration>', 'load on the full pool before the fault', duration)
   .option('--fault-for <duration>', 'how long zone b fails', duration)
   .option('--after <duration>', 'load after the heal', duration)
+  .option('--open-for <duration>', 'breaker.openFor (default 8s)', duration)
+  .option('--max-open-for <duration>', 'breaker.maxOpenFor (default 2m: 15 x openFor, as shipped)', duration)
+  .option('--probes <n>', 'breaker.probes (default 2)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number >= 1, got "${v}"`);
+    return n;
+  })
   .option('--out <dir>', 'where the JSON and charts go (default bench/results)')
   .option('--log-level <level>', 'log level of the processes', 'warn');
 
@@ -44,6 +51,9 @@ interface Flags {
   warmup?: number;
   faultFor?: number;
   after?: number;
+  openFor?: number;
+  maxOpenFor?: number;
+  probes?: number;
   out?: string;
   logLevel: string;
 }
@@ -57,6 +67,12 @@ function settingsFrom(flags: Flags): OutageSettings {
     warmupMs: flags.warmup ?? base.warmupMs,
     faultMs: flags.faultFor ?? base.faultMs,
     afterMs: flags.after ?? base.afterMs,
+    breaker: {
+      ...base.breaker,
+      openForMs: flags.openFor ?? base.breaker.openForMs,
+      maxOpenForMs: flags.maxOpenFor ?? Math.max(base.breaker.maxOpenForMs, flags.openFor ?? 0),
+      probes: flags.probes ?? base.breaker.probes,
+    },
     logLevel: flags.logLevel,
   };
 }

@@ -42,15 +42,22 @@ interface Flags {
 function settingsFrom(flags: Flags): ThroughputSettings {
   const base = flags.quick || process.env.BENCH_QUICK === '1' ? QUICK_SETTINGS : DEFAULT_SETTINGS;
   const warm = flags.warm ?? base.warm;
+  const measureMs = flags.measure ?? base.measureMs;
+  // A short window (a smoke run) shortens every other phase with it.
+  const atMost = (ms: number) => Math.min(ms, Math.max(1_000, measureMs / 2));
   return {
     ...base,
+    warmupMs: atMost(base.warmupMs),
+    idleMs: atMost(base.idleMs),
+    monitorMs: atMost(base.monitorMs),
+    describeWindowMs: atMost(base.describeWindowMs),
     sets: flags.sets ?? base.sets,
     clients: flags.clients ?? base.clients,
     warm,
     max: Math.max(base.max, warm * 2 + 100),
     latencyLeases: Math.min(base.latencyLeases, Math.floor(warm / 2)),
     booting: [Math.min(base.booting[0], Math.floor(warm / 4)), Math.min(base.booting[1], Math.floor(warm / 2))],
-    measureMs: flags.measure ?? base.measureMs,
+    measureMs,
     logLevel: flags.logLevel,
   };
 }

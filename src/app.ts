@@ -19,6 +19,7 @@ import { ZoneBreaker } from './zones/breaker.js';
 import { CapacityCache } from './zones/capacity-cache.js';
 import { PoolFlags } from './pool/pool-flags.js';
 import { LeaseWaiters } from './pool/lease-waiters.js';
+import { LeaseHandout } from './pool/lease-handout.js';
 import { Epoch } from './machines/epoch.js';
 import { closeGracefully } from './http/graceful-close.js';
 import { MachineLog } from './machines/machine-log.js';
@@ -93,7 +94,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     // The web role first: a port in use fails the start before anything is launched.
     if (roles.includes('web')) {
-      http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal });
+      const handout = new LeaseHandout(store, now);
+      http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal, handout });
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.http.port;

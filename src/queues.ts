@@ -47,13 +47,38 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
 }
 
+/** A pool's extra reconciles are at most one per this period, across every process. */
+const RECONCILE_THROTTLE_MS = 250;
+/** Per reconcile queue (so per app) and pool: when this process last asked, and the ask it owes at the period's end. */
+const asks = new WeakMap<Queue<ReconcileJob>, Map<string, { last: number; owed?: NodeJS.Timeout }>>();
+
 /**
  * Asks for an extra reconcile of a pool now (after a lease, a failure).
  * Throttled per pool so a burst of events makes one run, not hundreds;
- * concurrent runs are harmless because machine creation checks the limits atomically.
+ * concurrent runs are harmless because machine creation checks the limits
+ * atomically. An ask within the period is not dropped but deferred to its
+ * end: the run already asked for may have read the pool before this event
+ * (a lease now waiting, raising the target), and the scheduled reconcile is
+ * seconds away. The queue deduplicates across processes.
  */
 export async function requestReconcile(queues: Queues, pool: string): Promise<void> {
-  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: 250 } });
+  const byPool = asks.get(queues.reconcile) ?? new Map<string, { last: number; owed?: NodeJS.Timeout }>();
+  asks.set(queues.reconcile, byPool);
+  const ask = byPool.get(pool) ?? { last: -Infinity };
+  byPool.set(pool, ask);
+  const wait = ask.last + RECONCILE_THROTTLE_MS - Date.now();
+  if (wait > 0) {
+    ask.owed ??= setTimeout(() => {
+      ask.owed = undefined;
+      // A queue closed meanwhile (shutdown) has nobody left to reconcile for.
+      requestReconcile(queues, pool).catch(() => undefined);
+    }, wait).unref();
+    return;
+  }
+  ask.last = Date.now();
+  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: RECONCILE_THROTTLE_MS } });
+  // The queue's deduplication period started when the add ran, not when it was sent: the owed ask must come after it.
+  ask.last = Date.now();
 }
 
 /**

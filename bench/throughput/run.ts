@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { totalsByState, MachineStore, type CountKey } from '../../src/machines/store.js';
 import { waitFor } from '../../src/local/wait-for.js';
 import type { BenchEnv } from '../bench-env.js';
-import { startCluster, type Cluster } from '../cluster.js';
+import { startCluster, type Cluster, type ProcessRole } from '../cluster.js';
 import { LeaseClient } from '../lease-client.js';
 import { machineRecords } from '../machine-records.js';
 import { readProc } from '../proc-stats.js';
@@ -10,6 +10,7 @@ import { spread, type Spread } from '../stats.js';
 import { ClosedLoop, leaseBurst } from './closed-loop.js';
 import { clusterOverrides, POOL, type ThroughputSettings } from './settings.js';
 import { interval, snapshot, type Interval } from './snapshot.js';
+import { monitorCommands, type MonitorCount } from './monitor.js';
 
 /** One set of role processes (n producers, n booters, n webs) measured from outside. */
 export interface SetResult {
@@ -20,7 +21,11 @@ export interface SetResult {
   idle: Interval;
   /** Leases answered from the full warm pool, `clients` at once. */
   leaseLatencyMs: Spread & { refused: number };
+  /** The same, one request at a time: what one lease costs without queueing behind 49 others. */
+  leaseLatencyAloneMs: Spread & { refused: number };
   throughput: Interval & { lifecycles: number; lifecyclesPerSecond: number; clientLeases: number };
+  /** A short window under the same load with MONITOR on: round trips per lifecycle, by role. */
+  roundTrips: MonitorCount & { lifecycles: number };
   /** DescribeInstances calls a second with few and with many machines booting. */
   describe: { booting: number; callsPerSecond: number }[];
   peakMemoryMb: Record<string, number>;
@@ -41,8 +46,10 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
     await delay(settings.idleMs);
     const idle = interval(idleStart, await snapshot(bench, cluster));
 
+    // One at a time first, on the quiet full pool; then all at once (the replacements they ask for are launched meanwhile).
+    const alone = await leaseBurst(clients, 1, Math.min(30, settings.latencyLeases));
     const burst = await leaseBurst(clients, settings.clients, settings.latencyLeases);
-    await Promise.all(burst.ids.map((id, i) => clients[i % clients.length]!.release(id)));
+    await Promise.all([...burst.ids, ...alone.ids].map((id, i) => clients[i % clients.length]!.release(id)));
     await full(store, settings.warm, 120_000);
 
     const loop = new ClosedLoop(clients, settings.clients, '30s');
@@ -50,9 +57,14 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
     const [before, leasedBefore] = [await snapshot(bench, cluster), loop.leased];
     await delay(settings.measureMs);
     const [after, leasedAfter] = [await snapshot(bench, cluster), loop.leased];
+    const pids = new Map<number, ProcessRole | 'bench'>([...cluster.processes.map((p): [number, ProcessRole] => [p.child.pid, p.role]), [process.pid, 'bench']]);
+    const monitored = await monitorCommands(bench.redisUrl, settings.monitorMs, pids);
+    const monitorEnd = Date.now();
     await loop.stop();
     problems.push(...new Set(loop.unexpected));
-    const lifecycles = (await machineRecords(bench.redis, cluster.prefix)).filter((m) => m.state === 'terminated' && m.leasedAt && m.stateSince >= before.at && m.stateSince < after.at).length;
+    const records = await machineRecords(bench.redis, cluster.prefix);
+    const endedBetween = (from: number, to: number) => records.filter((m) => m.state === 'terminated' && m.leasedAt && m.stateSince >= from && m.stateSince < to).length;
+    const lifecycles = endedBetween(before.at, after.at);
     const window = interval(before, after);
     await quiet(store, settings.warm);
 
@@ -62,7 +74,9 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
       fill: { machines: settings.warm, seconds: fillSeconds, perSecond: Number((settings.warm / fillSeconds).toFixed(1)) },
       idle,
       leaseLatencyMs: { ...spread(burst.ms, 2), refused: burst.refused },
+      leaseLatencyAloneMs: { ...spread(alone.ms, 2), refused: alone.refused },
       throughput: { ...window, lifecycles, lifecyclesPerSecond: Number((lifecycles / window.seconds).toFixed(1)), clientLeases: leasedAfter - leasedBefore },
+      roundTrips: { ...monitored, lifecycles: endedBetween(monitorEnd - monitored.seconds * 1_000, monitorEnd) },
       describe,
       peakMemoryMb: peakMemory(cluster, bench),
       problems,
@@ -96,8 +110,10 @@ async function describeScaling(cluster: Cluster, store: MachineStore, clients: r
   const held: string[] = [];
   const out: { booting: number; callsPerSecond: number }[] = [];
   try {
+    // Ready machines above the warm target (demand raised it during the load) are taken first, launching nothing.
+    const surplus = Math.max(0, totalsByState(await store.counts(POOL)).ready - settings.warm);
     for (const booting of settings.booting) {
-      while (held.length < booting) {
+      while (held.length < surplus + booting) {
         const answer = await clients[held.length % clients.length]!.lease('0s');
         if (answer.id) held.push(answer.id);
       }

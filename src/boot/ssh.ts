@@ -86,13 +86,31 @@ function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error('aborted', { cause: value });
 }
 
+/** Login keys parsed once per key buffer: a booter logs in thousands of times, and parsing costs more than the login's signature. */
+const parsedKeys = new WeakMap<Buffer, ssh2.ParsedKey>();
+
+function loginKey(privateKey: string | Buffer): ssh2.ParsedKey {
+  const cached = Buffer.isBuffer(privateKey) ? parsedKeys.get(privateKey) : undefined;
+  if (cached) return cached;
+  const key = ssh2.utils.parseKey(privateKey);
+  if (key instanceof Error) throw new Error(`cannot parse the login key: ${key.message}`);
+  if (Buffer.isBuffer(privateKey)) parsedKeys.set(privateKey, key);
+  return key;
+}
+
 function connectConfig(target: SshTarget, timeoutMs: number, onHostKey: (key: Buffer) => string): ssh2.ConnectConfig {
+  const key = loginKey(target.privateKey);
+  let tried = false;
   return {
     host: target.host,
     port: target.port,
     username: target.username,
-    privateKey: target.privateKey,
-    authHandler: ['publickey'],
+    // The parsed key through authHandler (given as privateKey, ssh2 would parse it again on every connection); one attempt.
+    authHandler: (_methods, _partial, next) => {
+      // false ends the login as failed: ssh2 accepts it, its types do not say so.
+      next(tried ? (false as unknown as ssh2.AuthenticationType) : { type: 'publickey', username: target.username, key });
+      tried = true;
+    },
     readyTimeout: timeoutMs + 1_000, // our timer decides; this is a backstop
     keepaliveInterval: 10_000,
     // Without hostHash, ssh2 hands over the raw key blob: the form OpenSSH fingerprints.

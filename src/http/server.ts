@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { AppDeps } from '../app-deps.js';
+import type { LeaseHandout } from '../pool/lease-handout.js';
 import { registerV1 } from './v1.js';
 import { answerShuttingDown } from './shutting-down.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
@@ -16,6 +17,8 @@ export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' |
   isClosing: () => boolean;
   /** Aborted when the shutdown grace is over: lease waits still running end then. */
   shutdown: AbortSignal;
+  /** This process's lease requests waiting for a machine. */
+  handout: LeaseHandout;
 };
 
 /** Builds the web role's app without listening, so tests can `inject()` requests. */

@@ -18,12 +18,10 @@ export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: 
 // Shared body: moves machine `id` to `to`, keeping indexes and counts exact.
 const MOVE = `
 local function move(prefix, id, key, to, now, retention)
-  local pool = redis.call('HGET', key, 'pool')
-  local zone = redis.call('HGET', key, 'zone')
-  local from = redis.call('HGET', key, 'state')
+  local pool, zone, from, slow = unpack(redis.call('HMGET', key, 'pool', 'zone', 'state', 'slow'))
   local counts = prefix .. ':counts:' .. pool
   local booting = { booting = true, preparing = true }
-  if redis.call('HGET', key, 'slow') == '1' and booting[from] and not booting[to] then
+  if slow == '1' and booting[from] and not booting[to] then
     if redis.call('HINCRBY', counts, zone .. '|slow', -1) <= 0 then redis.call('HDEL', counts, zone .. '|slow') end
   end
   redis.call('ZREM', prefix .. ':state:' .. pool .. ':' .. from, id)

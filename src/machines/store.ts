@@ -165,9 +165,11 @@ export class MachineStore {
     return toMachine(await this.redis.hgetall(this.key(id)));
   }
 
-  /** Machines of a pool in one state, oldest in that state first. */
-  async list(pool: string, state: MachineState): Promise<Machine[]> {
-    const ids = await this.redis.zrange(this.stateKey(pool, state), 0, -1);
+  /** Machines of a pool in one state, oldest in that state first; only those that entered it before `enteredBefore` if given. */
+  async list(pool: string, state: MachineState, { enteredBefore }: { enteredBefore?: number } = {}): Promise<Machine[]> {
+    const key = this.stateKey(pool, state);
+    // The index's score is when the machine entered the state: old ones are found without reading every record.
+    const ids = enteredBefore === undefined ? await this.redis.zrange(key, 0, -1) : await this.redis.zrangebyscore(key, '-inf', `(${enteredBefore}`);
     return [...(await this.getMany(ids)).values()];
   }
 

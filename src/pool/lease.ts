@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
 import { requestReconcile } from '../queues.js';
-import { requestTermination } from './terminate.js';
+import { enqueueTermination } from './terminate.js';
+import type { LeaseHandout } from './lease-handout.js';
 import { TAGS } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
 import { describeError } from '../errors.js';
 
-export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'providers' | 'logger' | 'now'>;
-
-/** How often a waiting lease looks again; one cheap script call per waiter per tick. */
-const RETRY_MS = 50;
+export type ReleaseDeps = Pick<AppDeps, 'store' | 'queues' | 'logger' | 'now'>;
+export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'providers' | 'logger' | 'now'> & {
+  /** This process's waiting requests, served oldest first. */
+  handout: LeaseHandout;
+};
 
 /**
  * Leases a ready machine of `pool`, waiting up to `waitMs` for one. Every
@@ -43,20 +44,15 @@ async function tagLeased(machine: Machine, deps: LeaseDeps): Promise<void> {
 
 async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
   const deadline = deps.now() + waitMs;
-  const machine = await deps.store.lease(pool, deps.now(), agentVersion);
+  // Requests already waiting here come first: a newcomer does not overtake them.
+  const machine = deps.handout.waiting(pool, agentVersion) > 0 ? undefined : await deps.store.lease(pool, deps.now(), agentVersion);
   await requestReconcile(deps.queues, pool);
   if (machine || waitMs <= 0) return machine;
   const waiter = randomUUID();
   await deps.waiters.start(pool, waiter, deadline);
   await requestReconcile(deps.queues, pool);
   try {
-    for (;;) {
-      await delay(Math.min(RETRY_MS, Math.max(0, deadline - deps.now())), undefined, { signal }).catch(() => undefined);
-      // Nobody to answer any more (client gone, shutdown): a machine leased now would be leased to nobody.
-      if (signal?.aborted) return undefined;
-      const leased = await deps.store.lease(pool, deps.now(), agentVersion);
-      if (leased || deps.now() >= deadline) return leased;
-    }
+    return await deps.handout.wait(pool, deadline, signal, agentVersion);
   } finally {
     await deps.waiters.end(pool, waiter);
   }
@@ -65,13 +61,13 @@ async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal
 export type ReleaseResult = { ok: true; machine: Machine } | { ok: false; reason: 'not-found' | 'not-leased'; state?: string };
 
 /** Releases a leased machine. Machines are single-use: released means terminated. */
-export async function releaseMachine(id: string, deps: LeaseDeps): Promise<ReleaseResult> {
+export async function releaseMachine(id: string, deps: ReleaseDeps): Promise<ReleaseResult> {
   const machine = await deps.store.get(id);
   if (!machine) return { ok: false, reason: 'not-found' };
   if (machine.state !== 'leased') return { ok: false, reason: 'not-leased', state: machine.state };
   const moved = await deps.store.transition(id, 'terminating', deps.now(), {}, ['leased']);
   if (!moved.ok) return { ok: false, reason: 'not-leased', state: moved.reason === 'wrong-state' ? moved.state : undefined };
-  await requestTermination(id, deps);
+  await enqueueTermination(id, deps.queues);
   await requestReconcile(deps.queues, machine.pool);
   return { ok: true, machine: { ...machine, state: 'terminating' } };
 }

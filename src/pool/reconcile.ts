@@ -89,8 +89,7 @@ async function updateAlert(pool: PoolConfig, blocked: boolean, { flags, logger, 
 }
 
 async function requeueOrphanedRequests(pool: PoolConfig, { store, queues, now }: ReconcileDeps): Promise<void> {
-  for (const machine of await store.list(pool.name, 'requested')) {
-    if (now() - machine.stateSince < REQUESTED_GRACE_MS) continue;
+  for (const machine of await store.list(pool.name, 'requested', { enteredBefore: now() - REQUESTED_GRACE_MS })) {
     // Same job id: a no-op when the job still exists.
     await queues.launch.add('launch', { machineId: machine.id }, { jobId: machine.id });
   }

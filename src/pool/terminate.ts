@@ -26,8 +26,13 @@ export async function requestTermination(
 ): Promise<boolean> {
   const moved = await deps.store.transition(id, 'terminating', deps.now(), update, from);
   const already = !moved.ok && moved.reason === 'wrong-state' && moved.state === 'terminating';
-  if (moved.ok || already) await deps.queues.terminate.add('terminate', { machineId: id }, { jobId: id });
+  if (moved.ok || already) await enqueueTermination(id, deps.queues);
   return moved.ok;
+}
+
+/** The job that ends a machine already marked terminating; one per machine (its id is the job id). */
+export async function enqueueTermination(id: string, queues: Queues): Promise<void> {
+  await queues.terminate.add('terminate', { machineId: id }, { jobId: id });
 }
 
 /**

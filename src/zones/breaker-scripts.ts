@@ -29,11 +29,14 @@ local function get(field, default)
   return v
 end
 
-local function effective()
-  local mode = get('mode', 'auto')
+local function effectiveOf(mode, state)
   if mode == 'forced-open' then return 'open' end
   if mode == 'forced-closed' then return 'closed' end
-  return get('state', 'closed')
+  return state
+end
+
+local function effective()
+  return effectiveOf(get('mode', 'auto'), get('state', 'closed'))
 end
 
 local function totals()
@@ -94,8 +97,11 @@ end
 
 local function answer(granted)
   local ok, bad = totals()
-  local out = { effective(), get('state', 'closed'), get('mode', 'auto'), bad, ok + bad, get('openUntil', '0'),
-    get('reopens', '0'), get('probesGranted', '0'), get('modeReason', ''), get('modeBy', ''), get('modeUntil', '0'), granted }
+  -- One read of every field the answer carries (a missing one is false).
+  local f = redis.call('HMGET', H, 'mode', 'state', 'openUntil', 'reopens', 'probesGranted', 'modeReason', 'modeBy', 'modeUntil')
+  local mode, state = f[1] or 'auto', f[2] or 'closed'
+  local out = { effectiveOf(mode, state), state, mode, bad, ok + bad, f[3] or '0',
+    f[4] or '0', f[5] or '0', f[6] or '', f[7] or '', f[8] or '0', granted }
   for _, m in ipairs(moves) do table.insert(out, m) end
   return out
 end

@@ -107,4 +107,12 @@ describe('MachineStore', () => {
     await store.create(machine('m-1'), roomy, 1_000);
     expect((await store.list('small', 'requested')).map((m) => m.id)).toEqual(['m-1', 'm-2']);
   });
+
+  it('lists only the machines that entered a state before a given time', async () => {
+    const store = freshStore();
+    await store.create(machine('m-1'), roomy, 1_000);
+    await store.create(machine('m-2'), roomy, 2_000);
+    expect((await store.list('small', 'requested', { enteredBefore: 2_000 })).map((m) => m.id)).toEqual(['m-1']);
+    expect(await store.list('small', 'requested', { enteredBefore: 1_000 })).toEqual([]);
+  });
 });

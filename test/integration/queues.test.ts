@@ -3,7 +3,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { addFresh, type MachineJob } from '../../src/queues.js';
+import { addFresh, closeQueues, createQueues, requestReconcile, type MachineJob } from '../../src/queues.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 let redis: Redis;
@@ -76,5 +76,19 @@ describe('addFresh', () => {
     expect(await (await q.getJob('m-1'))?.getState()).toBe('active');
     expect(await addFresh(redis, q, 'terminate', 'm-1')).toBe(true);
     expect(await (await q.getJob('m-1'))?.getState()).toBe('waiting');
+  });
+});
+
+describe('requestReconcile', () => {
+  it('makes one run of a burst of asks at once, and one more at the end of the throttle for the asks it held back', async () => {
+    const queues = createQueues(redis, `{vmpool-test-${randomBytes(4).toString('hex')}}`);
+    try {
+      for (let i = 0; i < 5; i++) await requestReconcile(queues, 'small');
+      expect(await queues.reconcile.getWaitingCount()).toBe(1);
+      // Not dropped: the run already asked for may have read the pool before the events held back.
+      await waitFor(async () => (await queues.reconcile.getWaitingCount()) === 2, { what: 'the held-back asks to be made, as one' });
+    } finally {
+      await closeQueues(queues);
+    }
   });
 });

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import type { Machine } from '../../src/machines/machine.js';
+import { LeaseHandout } from '../../src/pool/lease-handout.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const machine = (id: string) => ({ id, pool: 'small', zone: 'sim/zone-a', state: 'leased' }) as Machine;
+
+/** A store whose ready machines are whatever the test puts in `ready`; counts the lease attempts. */
+function fakeStore() {
+  const store = {
+    ready: [] as Machine[],
+    attempts: 0,
+    /** Resolves the attempt in flight when set: lets a test act in the middle of one. */
+    hold: undefined as Promise<void> | undefined,
+    lease: async () => {
+      store.attempts++;
+      await store.hold;
+      return store.ready.shift();
+    },
+  };
+  return store;
+}
+
+describe('LeaseHandout', () => {
+  it('hands machines to waiting requests oldest first', async () => {
+    const store = fakeStore();
+    const handout = new LeaseHandout(store, Date.now);
+    const answers = ['first', 'second', 'third'].map(() => handout.wait('small', Date.now() + 10_000));
+    store.ready.push(machine('m-1'), machine('m-2'), machine('m-3'));
+    expect((await Promise.all(answers)).map((m) => m?.id)).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(handout.waiting('small')).toBe(0);
+  });
+
+  it('makes one lease attempt per tick for the pool, however many requests wait', async () => {
+    const store = fakeStore();
+    const handout = new LeaseHandout(store, Date.now);
+    const started = Date.now();
+    const answers = Array.from({ length: 20 }, () => handout.wait('small', started + 300));
+    expect(await Promise.all(answers)).toEqual(Array<undefined>(20).fill(undefined));
+    // One request polling on its own every 50 ms would make about 6 attempts in 300 ms; twenty would make 120.
+    expect(store.attempts).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 50) + 1);
+  });
+
+  it('answers nothing at once to a request whose client left before its turn, and never leases for it', async () => {
+    const store = fakeStore();
+    const handout = new LeaseHandout(store, Date.now);
+    let release = () => undefined as void;
+    store.hold = new Promise((resolve) => (release = resolve));
+    const first = handout.wait('small', Date.now() + 10_000);
+    await waitFor(() => store.attempts === 1);
+    const gone = new AbortController();
+    const second = handout.wait('small', Date.now() + 10_000, gone.signal);
+    gone.abort();
+    expect(await second).toBeUndefined();
+    store.ready.push(machine('m-1'));
+    release();
+    expect((await first)?.id).toBe('m-1');
+    expect(handout.waiting('small')).toBe(0);
+  });
+
+  it('still hands over a machine leased while its client was leaving, for the caller to release', async () => {
+    const store = fakeStore();
+    const handout = new LeaseHandout(store, Date.now);
+    let release = () => undefined as void;
+    store.hold = new Promise((resolve) => (release = resolve));
+    const gone = new AbortController();
+    const answer = handout.wait('small', Date.now() + 10_000, gone.signal);
+    await waitFor(() => store.attempts === 1);
+    gone.abort();
+    store.ready.push(machine('m-1'));
+    release();
+    expect((await answer)?.id).toBe('m-1');
+  });
+
+  it('serves requests for one agent version apart: they get only that version, and never hold up the others', async () => {
+    const ready: Machine[] = [];
+    const take = (version?: string) => {
+      const at = ready.findIndex((m) => version === undefined || m.agentVersion === version);
+      return at < 0 ? undefined : ready.splice(at, 1)[0];
+    };
+    const handout = new LeaseHandout({ lease: (_pool, _now, version) => Promise.resolve(take(version)) }, Date.now);
+    const canary = handout.wait('small', Date.now() + 10_000, undefined, '1.6.0');
+    const any = handout.wait('small', Date.now() + 10_000);
+    expect([handout.waiting('small', '1.6.0'), handout.waiting('small')]).toEqual([1, 1]);
+    ready.push({ ...machine('m-stable'), agentVersion: '1.5.0' });
+    expect((await any)?.id).toBe('m-stable');
+    ready.push({ ...machine('m-canary'), agentVersion: '1.6.0' });
+    expect((await canary)?.id).toBe('m-canary');
+  });
+});
