@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const figures: OutageFigures[] = [];
   const charts: Record<string, string> = {};
   for (const run of batches.flat()) {
-    figures.push(outageFigures(run, PRODUCERS));
+    figures.push(outageFigures(run, PRODUCERS, settings.breaker));
     const chart = `${name}-${run.fault}-${run.strategy}.svg`;
     writeFileSync(join(dir, chart), outageChart(run, ['sim/zone-a', 'sim/zone-b', 'sim/zone-c']));
     charts[`${run.fault}/${run.strategy}`] = chart;
