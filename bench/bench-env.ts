@@ -67,3 +67,25 @@ export async function openBench(): Promise<BenchEnv> {
     close,
   };
 }
+
+/**
+ * Runs each step on one benchmark environment, each on an empty Redis,
+ * printing its label and how long it took; the environment (its Redis and
+ * every process) is stopped whatever happens.
+ */
+export async function runSteps<T>(steps: readonly { label: string; run(bench: BenchEnv): Promise<T> }[]): Promise<T[]> {
+  const bench = await openBench();
+  const results: T[] = [];
+  try {
+    for (const step of steps) {
+      process.stdout.write(`${step.label} ... `);
+      const t0 = Date.now();
+      results.push(await step.run(bench));
+      await bench.redis.flushall();
+      process.stdout.write(`${Math.round((Date.now() - t0) / 1000)} s\n`);
+    }
+  } finally {
+    await bench.close();
+  }
+  return results;
+}

@@ -85,3 +85,16 @@ async function waitUntilAnswering(url: string, processes: readonly RoleProcess[]
   const result = await waitFor(answered, { timeoutMs: 60_000, everyMs: 100, what: `${url} to answer` });
   if (typeof result === 'object') throw new Error(`${result.role} exited at start:\n${result.child.output().slice(-2000)}`);
 }
+
+/** The benchmarks' one pool on the simulated cloud, in every zone, with the shipped prepare step. */
+export function benchPool(name: string, extra: { warm: number; max: number; bootTimeout: string; scaleInCooldown: string }): Record<string, unknown> {
+  return {
+    name,
+    provider: 'sim',
+    zones: [],
+    imageId: 'ami-vmpool-small',
+    instanceTypes: ['t3.small'],
+    ...extra,
+    prepare: { steps: [{ name: 'write-marker', run: 'echo prepared > prepared.txt', timeout: '10s' }] },
+  };
+}

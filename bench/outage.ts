@@ -1,10 +1,10 @@
 // `npm run bench:outage`: what the zone breaker buys. Flags: --help.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../src/duration.js';
+import { Option } from 'commander';
 import { ZONE_STRATEGIES, type ZoneStrategyName } from '../src/zones/zone-strategy.js';
-import { openBench } from './bench-env.js';
+import { runSteps, type BenchEnv } from './bench-env.js';
+import { benchCommand, durationFlag as duration, listFlag as list, runBenchmark, wantsQuick, wholeNumberFlag, type CommonFlags } from './cli.js';
 import { load, machineInfo, resultsDir, stamp, writeJson } from './results.js';
 import { outageChart } from './outage/chart.js';
 import { compare, outageFigures, type OutageFigures } from './outage/figures.js';
@@ -14,21 +14,11 @@ import { DEFAULT_SETTINGS, FAULTS, QUICK_SETTINGS, type FaultName, type OutageSe
 
 const PRODUCERS = 2;
 
-const list = <T extends string>(known: readonly T[]) => (value: string): T[] => {
-  const names = value.split(',').map((s) => s.trim());
-  const bad = names.filter((n) => !known.includes(n as T));
-  if (bad.length > 0) throw new InvalidArgumentError(`expected some of ${known.join(', ')}, got ${bad.join(', ')}`);
-  return names as T[];
-};
-const duration = (value: string): number => {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new InvalidArgumentError(`expected a duration like "20s", got "${value}"`);
-  return ms;
-};
-
-const program = new Command('bench:outage')
-  .description('zone b fails (every boot, 60% of boots, capacity errors) under load; each zone strategy side by side')
-  .option('--quick', 'every strategy, total boot failure only, short phases (about a minute and a half); also BENCH_QUICK=1')
+const program = benchCommand(
+  'bench:outage',
+  'zone b fails (every boot, 60% of boots, capacity errors) under load; each zone strategy side by side',
+  'every strategy, total boot failure only, short phases (about a minute and a half)',
+)
   .addOption(new Option('--strategies <list>', `comma-separated: ${ZONE_STRATEGIES.join(', ')}`).argParser(list(ZONE_STRATEGIES)))
   .addOption(new Option('--faults <list>', `comma-separated: ${Object.keys(FAULTS).join(', ')}`).argParser(list(Object.keys(FAULTS) as FaultName[])))
   .option('--warmup <duration>', 'load on the full pool before the fault', duration)
@@ -36,16 +26,9 @@ const program = new Command('bench:outage')
   .option('--after <duration>', 'load after the heal', duration)
   .option('--open-for <duration>', 'breaker.openFor (default 8s)', duration)
   .option('--max-open-for <duration>', 'breaker.maxOpenFor (default 2m: 15 x openFor, as shipped)', duration)
-  .option('--probes <n>', 'breaker.probes (default 2)', (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number >= 1, got "${v}"`);
-    return n;
-  })
-  .option('--out <dir>', 'where the JSON and charts go (default bench/results)')
-  .option('--log-level <level>', 'log level of the processes', 'warn');
+  .option('--probes <n>', 'breaker.probes (default 2)', wholeNumberFlag);
 
-interface Flags {
-  quick?: boolean;
+interface Flags extends CommonFlags {
   strategies?: ZoneStrategyName[];
   faults?: FaultName[];
   warmup?: number;
@@ -54,12 +37,10 @@ interface Flags {
   openFor?: number;
   maxOpenFor?: number;
   probes?: number;
-  out?: string;
-  logLevel: string;
 }
 
 function settingsFrom(flags: Flags): OutageSettings {
-  const base = flags.quick || process.env.BENCH_QUICK === '1' ? QUICK_SETTINGS : DEFAULT_SETTINGS;
+  const base = wantsQuick(flags) ? QUICK_SETTINGS : DEFAULT_SETTINGS;
   return {
     ...base,
     strategies: flags.strategies ?? base.strategies,
@@ -84,26 +65,20 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const dir = resultsDir(flags.out);
   const name = `outage-${stamp(began)}`;
-  const bench = await openBench();
+  // The strategies of a fault run at once, on the same machine under the same load: side by side in time as well.
+  const batches = await runSteps(
+    settings.faults.map((fault, i) => ({
+      label: `${i + 1}/${settings.faults.length}: zone b ${fault}, strategies ${settings.strategies.join(', ')}`,
+      run: (bench: BenchEnv) => Promise.all(settings.strategies.map((strategy) => runOutage(bench, settings, strategy, fault))),
+    })),
+  );
   const figures: OutageFigures[] = [];
   const charts: Record<string, string> = {};
-  try {
-    for (const [i, fault] of settings.faults.entries()) {
-      // The strategies run at once, on the same machine under the same load: side by side in time as well.
-      process.stdout.write(`${i + 1}/${settings.faults.length}: zone b ${fault}, strategies ${settings.strategies.join(', ')} ... `);
-      const t0 = Date.now();
-      const runs = await Promise.all(settings.strategies.map((strategy) => runOutage(bench, settings, strategy, fault)));
-      for (const run of runs) {
-        figures.push(outageFigures(run, PRODUCERS));
-        const chart = `${name}-${fault}-${run.strategy}.svg`;
-        writeFileSync(join(dir, chart), outageChart(run, ['sim/zone-a', 'sim/zone-b', 'sim/zone-c']));
-        charts[`${fault}/${run.strategy}`] = chart;
-      }
-      await bench.redis.flushall();
-      process.stdout.write(`${Math.round((Date.now() - t0) / 1000)} s\n`);
-    }
-  } finally {
-    await bench.close();
+  for (const run of batches.flat()) {
+    figures.push(outageFigures(run, PRODUCERS, settings.breaker));
+    const chart = `${name}-${run.fault}-${run.strategy}.svg`;
+    writeFileSync(join(dir, chart), outageChart(run, ['sim/zone-a', 'sim/zone-b', 'sim/zone-c']));
+    charts[`${run.fault}/${run.strategy}`] = chart;
   }
   const comparisons = settings.faults.map((fault) => compare(fault, figures, settings));
   const path = join(dir, `${name}.json`);
@@ -112,7 +87,4 @@ async function main(): Promise<void> {
   process.stdout.write(`\nwritten: ${path} (charts beside it)\n`);
 }
 
-await main().catch((err: unknown) => {
-  process.stderr.write(`bench:outage failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+await runBenchmark('bench:outage', main);

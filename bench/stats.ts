@@ -21,17 +21,6 @@ export function spread(values: readonly number[], digits = 1): Spread {
   return { n: sorted.length, p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? 0) };
 }
 
-/** mulberry32: the same seed gives every strategy the same arrivals and build durations. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Time to the next arrival of a Poisson process with `perSecond` arrivals a second, in ms. */
 export function nextArrivalMs(random: () => number, perSecond: number): number {
   return (-Math.log(1 - random()) / perSecond) * 1_000;

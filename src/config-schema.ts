@@ -229,7 +229,7 @@ export const configSchema = z
     breaker: z.strictObject({
       /** Outcomes older than this no longer count. */
       window: duration(),
-      /** Fewer outcomes than this in the window never open the breaker. */
+      /** Fewer outcomes than this in the window never open the breaker; this many failures in a row do. */
       minOutcomes: wholeNumber(1),
       /** Failed-or-slow share of the window's outcomes that opens the breaker. */
       failureRate: ratio(),

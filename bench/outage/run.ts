@@ -10,7 +10,7 @@ import { startCluster, type Cluster } from '../cluster.js';
 import { LeaseClient } from '../lease-client.js';
 import { leakedInstances } from '../leak-check.js';
 import { machineRecords } from '../machine-records.js';
-import { seededRandom } from '../stats.js';
+import { seededRandom } from '../../src/local/seeded-random.js';
 import { PoissonLoad, type LeaseRecord } from './poisson-load.js';
 import { Sampler, type Sample } from './sampler.js';
 import { clusterOverrides, FAILING_ZONE, FAULTS, POOL, type FaultName, type OutageSettings } from './settings.js';

@@ -1,3 +1,4 @@
+import { benchPool } from '../cluster.js';
 import type { ZoneFaults } from '../../src/sim/sim-faults.js';
 import type { ZoneStrategyName } from '../../src/zones/zone-strategy.js';
 
@@ -92,19 +93,6 @@ export function clusterOverrides(s: OutageSettings, strategy: ZoneStrategyName):
     reaper: { every: '5s', stuckAfter: '20s' },
     shutdown: { grace: '3s' },
     sim: { bootDelay: ms(s.bootMs), bootSpread: ms(s.bootSpreadMs) },
-    pools: [
-      {
-        name: POOL,
-        provider: 'sim',
-        zones: [],
-        imageId: 'ami-vmpool-small',
-        instanceTypes: ['t3.small'],
-        warm: s.warm,
-        max: s.max,
-        bootTimeout: '20s',
-        scaleInCooldown: '30s',
-        prepare: { steps: [{ name: 'write-marker', run: 'echo prepared > prepared.txt', timeout: '10s' }] },
-      },
-    ],
+    pools: [benchPool(POOL, { warm: s.warm, max: s.max, bootTimeout: '20s', scaleInCooldown: '30s' })],
   };
 }

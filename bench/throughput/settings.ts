@@ -1,3 +1,4 @@
+import { benchPool } from '../cluster.js';
 /** The throughput benchmark's knobs: durations in ms. */
 export interface ThroughputSettings {
   /** Role processes of each kind: one of each, then two of each. */
@@ -62,19 +63,6 @@ export function clusterOverrides(s: ThroughputSettings): Record<string, unknown>
     breaker: { slowBootFloor: '10m' },
     // Boots held slow on purpose are still running at the end: handed back quickly, not waited for.
     shutdown: { grace: '2s' },
-    pools: [
-      {
-        name: POOL,
-        provider: 'sim',
-        zones: [],
-        imageId: 'ami-vmpool-small',
-        instanceTypes: ['t3.small'],
-        warm: s.warm,
-        max: s.max,
-        bootTimeout: '10m',
-        scaleInCooldown: '10m',
-        prepare: { steps: [{ name: 'write-marker', run: 'echo prepared > prepared.txt', timeout: '10s' }] },
-      },
-    ],
+    pools: [benchPool(POOL, { warm: s.warm, max: s.max, bootTimeout: '10m', scaleInCooldown: '10m' })],
   };
 }

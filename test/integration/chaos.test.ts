@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { LIVE_STATES, STATES, type MachineState } from '../../src/machines/machine.js';
 import { MachineStore, totalsByState, type CountKey } from '../../src/machines/store.js';
 import { lastReaperRun } from '../../src/pool/reaper.js';
+import { seededRandom } from '../../src/local/seeded-random.js';
 import { TAGS } from '../../src/providers/provider.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
 import { runWorker, type Child } from '../helpers/child.js';
@@ -26,17 +27,6 @@ const LIVE: ReadonlySet<string> = new Set(LIVE_STATES);
 const EVENT = /"msg":"(instance launched|machine ready|machine leased|machine released|machine terminated)"/g;
 
 const { redis, children } = processHarness();
-
-/** mulberry32: a seeded generator, so a failing run replays with CHAOS_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return items.map((item) => ({ item, key: random() })).sort((a, b) => a.key - b.key).map(({ item }) => item);
@@ -254,7 +244,7 @@ describe('crash safety under kill -9', () => {
 
       // Two clients leasing at once; bounded in requests and time should the kills take far longer than they do.
       const loads = [1, 2].map(() => new LeaseLoad(`http://127.0.0.1:${apiPort}`, cluster, { requests: 1_000, until: Date.now() + 150_000 }));
-      const kills = await chaos(cluster, loads, store, seeded(SEED));
+      const kills = await chaos(cluster, loads, store, seededRandom(SEED));
       await Promise.all(loads.map((l) => l.stop()));
       expect(loads.flatMap((l) => l.unexpected)).toEqual([]);
       const t2 = Date.now();
