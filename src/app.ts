@@ -20,6 +20,7 @@ import { CapacityCache } from './zones/capacity-cache.js';
 import { PoolFlags } from './pool/pool-flags.js';
 import { LeaseWaiters } from './pool/lease-waiters.js';
 import { LeaseHandout } from './pool/lease-handout.js';
+import { tagLeased } from './pool/lease.js';
 import { Epoch } from './machines/epoch.js';
 import { closeGracefully } from './http/graceful-close.js';
 import { MachineLog } from './machines/machine-log.js';
@@ -94,7 +95,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     // The web role first: a port in use fails the start before anything is launched.
     if (roles.includes('web')) {
-      const handout = new LeaseHandout(store, now);
+      const handout = new LeaseHandout(store, now, (machines) => tagLeased(machines, { providers, logger, now }));
       http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal, handout });
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address();

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { fingerprint } from './host-key.js';
+import { withKeyObjects } from './signing-key.js';
 import { sshExec, type ExecOptions, type ExecResult } from './ssh-exec.js';
 import { isLoopback } from '../local/loopback.js';
 
@@ -92,8 +93,9 @@ const parsedKeys = new WeakMap<Buffer, ssh2.ParsedKey>();
 function loginKey(privateKey: string | Buffer): ssh2.ParsedKey {
   const cached = Buffer.isBuffer(privateKey) ? parsedKeys.get(privateKey) : undefined;
   if (cached) return cached;
-  const key = ssh2.utils.parseKey(privateKey);
-  if (key instanceof Error) throw new Error(`cannot parse the login key: ${key.message}`);
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`cannot parse the login key: ${parsed.message}`);
+  const key = withKeyObjects(parsed);
   if (Buffer.isBuffer(privateKey)) parsedKeys.set(privateKey, key);
   return key;
 }

@@ -13,7 +13,7 @@
  */
 
 /** Return codes shared by the scripts; mapped to `StoreResult` in store.ts. */
-export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4, EMPTY: -5 } as const;
+export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4 } as const;
 
 // Shared body: moves machine `id` to `to`, keeping indexes and counts exact.
 const MOVE = `
@@ -86,40 +86,43 @@ return ${CODE.OK}
 `;
 
 /**
- * Leases the longest-ready machine of a pool, or the longest-ready one
- * carrying the agent version asked for.
+ * Leases up to `count` of a pool's machines, longest-ready first, or only
+ * those carrying the agent version asked for: one call serves every request
+ * a web process has waiting for the pool.
  * KEYS[1] pool's ready set
- * ARGV[1] prefix, ARGV[2] now, ARGV[3] agent version ('' for any)
- * Returns {code, flattened machine hash}
+ * ARGV[1] prefix, ARGV[2] now, ARGV[3] agent version ('' for any), ARGV[4] count
+ * Returns a list of flattened machine hashes (empty when none is ready)
  */
 export const LEASE = `${MOVE}
--- Either way the lease answer is pending until the api has written it: one that never left is found by the reaper.
+local want = tonumber(ARGV[4])
+local leased = {}
+local function take(id, key)
+  -- The answer is pending until the api has written it: one that never left is found by the reaper.
+  redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
+  move(ARGV[1], id, key, 'leased', ARGV[2], 0)
+  leased[#leased + 1] = redis.call('HGETALL', key)
+end
 if ARGV[3] ~= '' then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if #leased >= want then break end
     local key = ARGV[1] .. ':machine:' .. id
     local state, version = unpack(redis.call('HMGET', key, 'state', 'agentVersion'))
-    if state == 'ready' and version == ARGV[3] then
-      redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
-      move(ARGV[1], id, key, 'leased', ARGV[2], 0)
-      return {${CODE.OK}, redis.call('HGETALL', key)}
-    end
-    if state ~= 'ready' then redis.call('ZREM', KEYS[1], id) end
+    if state == 'ready' and version == ARGV[3] then take(id, key)
+    elseif state ~= 'ready' then redis.call('ZREM', KEYS[1], id) end
   end
-  return {${CODE.EMPTY}, {}}
+  return leased
 end
-while true do
-  local ids = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #ids == 0 then return {${CODE.EMPTY}, {}} end
-  local id = ids[1]
-  local key = ARGV[1] .. ':machine:' .. id
-  if redis.call('HGET', key, 'state') == 'ready' then
-    redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
-    move(ARGV[1], id, key, 'leased', ARGV[2], 0)
-    return {${CODE.OK}, redis.call('HGETALL', key)}
+while #leased < want do
+  local ids = redis.call('ZRANGE', KEYS[1], 0, want - #leased - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local key = ARGV[1] .. ':machine:' .. id
+    if redis.call('HGET', key, 'state') == 'ready' then take(id, key)
+    -- An index entry without its record (expired, or lost writes): drop it and look again.
+    else redis.call('ZREM', KEYS[1], id) end
   end
-  -- An index entry without its record (expired, or lost writes): drop it and look again.
-  redis.call('ZREM', KEYS[1], id)
 end
+return leased
 `;
 
 /**

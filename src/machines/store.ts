@@ -34,7 +34,7 @@ export interface NewMachine {
 interface StoreScripts {
   vmpoolTransition(key: string, ...args: (string | number)[]): Promise<[number, string]>;
   vmpoolCreate(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
-  vmpoolLease(key: string, ...args: (string | number)[]): Promise<[number, string[]]>;
+  vmpoolLease(key: string, ...args: (string | number)[]): Promise<string[][]>;
   vmpoolClaimOutcome(key: string): Promise<number>;
   vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
   vmpoolRestore(key: string, prefix: string, ...fields: string[]): Promise<number>;
@@ -154,11 +154,17 @@ export class MachineStore {
 
   /** Atomically leases the longest-ready machine of a pool (with that agent version, if given), or returns undefined if none is ready. */
   async lease(pool: string, now: number, agentVersion?: string): Promise<Machine | undefined> {
-    const [code, flat] = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now, agentVersion ?? '');
-    if (code !== CODE.OK) return undefined;
-    const hash: Record<string, string> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-    return toMachine(hash);
+    return (await this.leaseMany(pool, now, 1, agentVersion))[0];
+  }
+
+  /** Atomically leases up to `count` machines of a pool, longest-ready first (with that agent version, if given); fewer when fewer are ready. */
+  async leaseMany(pool: string, now: number, count: number, agentVersion?: string): Promise<Machine[]> {
+    const rows = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now, agentVersion ?? '', count);
+    return rows.flatMap((flat) => {
+      const hash: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
+      return toMachine(hash) ?? [];
+    });
   }
 
   async get(id: string): Promise<Machine | undefined> {

@@ -1,30 +1,51 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Machine } from '../machines/machine.js';
 import type { MachineStore } from '../machines/store.js';
 
 /** How often a pool with waiting requests is looked at again: one script call per pool per tick, however many wait. */
 const RETRY_MS = 50;
+/** Requests served by one script call (and one tagging call); more wait for the next round, which follows at once. */
+const MAX_BATCH = 100;
 
 interface Waiting {
   deadline: number;
   resolve(machine: Machine | undefined): void;
+  /** Called once, when an attempt for it found no machine and it goes on waiting. */
+  onWait?: () => void;
+  /** It was in at least one lease attempt: a request that may not wait (deadline now) still gets one. */
+  tried: boolean;
   /** A lease attempt for it is in flight: its client leaving is dealt with once the attempt is over. */
   trying: boolean;
   left: boolean;
 }
 
+export interface WaitOptions {
+  /** Answer nothing once this aborts (nobody left to answer). */
+  signal?: AbortSignal;
+  /** Only a machine carrying this build agent version will do. */
+  agentVersion?: string;
+  /** Called once if the request's first attempt finds no machine and it is to wait: it is demand now. */
+  onWait?: () => void;
+}
+
 /**
- * The lease requests of this process that wait for a machine, served oldest
- * first by one loop per pool: under a burst, fifty waiting requests cost one
- * lease attempt per tick, not fifty. A machine that becomes ready goes at
- * the next tick, and the next one at once after it.
+ * Every lease request of this process goes through here, served oldest first
+ * by one loop per pool: the requests that arrive together (a burst of fifty)
+ * cost one lease script call and one tagging call between them, not fifty of
+ * each, and requests that wait cost one attempt per tick between them. A
+ * machine that becomes ready goes at the next tick.
  */
 export class LeaseHandout {
   private readonly queues = new Map<string, Waiting[]>();
 
+  /**
+   * @param tagLeased writes the leases onto the instances before anyone is answered
+   *   (what a rebuild after a Redis loss reads); it must not throw.
+   */
   constructor(
-    private readonly store: Pick<MachineStore, 'lease'>,
+    private readonly store: Pick<MachineStore, 'leaseMany'>,
     private readonly now: () => number,
+    private readonly tagLeased: (machines: readonly Machine[]) => Promise<void> = async () => undefined,
   ) {}
 
   /** Requests of `pool` (for `agentVersion`, if given) waiting here now. */
@@ -33,14 +54,15 @@ export class LeaseHandout {
   }
 
   /**
-   * A machine of `pool` (on `agentVersion`, if given), or undefined once
-   * `deadline` passes or `signal` aborts (nobody left to answer). Requests for
-   * one version queue apart from the rest: none holds up the other.
+   * A machine of `pool`, or undefined once `deadline` passes (after one
+   * attempt at least) or the signal aborts. Requests for one agent version
+   * queue apart from the rest: none holds up the other.
    */
-  wait(pool: string, deadline: number, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
+  wait(pool: string, deadline: number, options: WaitOptions = {}): Promise<Machine | undefined> {
+    const { signal, agentVersion, onWait } = options;
     if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const waiting: Waiting = { deadline, resolve, trying: false, left: false };
+      const waiting: Waiting = { deadline, resolve, onWait, tried: false, trying: false, left: false };
       const key = queueKey(pool, agentVersion);
       const queue = this.queues.get(key) ?? [];
       queue.push(waiting);
@@ -53,19 +75,31 @@ export class LeaseHandout {
   }
 
   private async serve(pool: string, agentVersion: string | undefined, queue: Waiting[]): Promise<void> {
+    // Requests arriving in the same turn of the event loop (a burst) share the first attempt.
+    await nextTurn();
     for (;;) {
-      for (const waiting of queue.filter((w) => this.now() >= w.deadline)) this.drop(queue, waiting);
+      for (const waiting of queue.filter((w) => w.tried && this.now() >= w.deadline)) this.drop(queue, waiting);
       if (queue.length === 0) return void this.queues.delete(queueKey(pool, agentVersion));
-      // A machine leased for a client that left meanwhile is still handed over: the caller releases it, as it would any late answer.
-      const next = queue[0]!;
-      next.trying = true;
-      const machine = await this.store.lease(pool, this.now(), agentVersion).catch(() => undefined);
-      next.trying = false;
-      if (machine || next.left) {
-        queue.shift();
-        next.resolve(machine);
-        continue;
+      const batch = queue.slice(0, MAX_BATCH);
+      for (const waiting of batch) waiting.trying = true;
+      const machines = await this.store.leaseMany(pool, this.now(), batch.length, agentVersion).catch(() => []);
+      if (machines.length > 0) await this.tagLeased(machines);
+      const untried = queue.some((w) => !w.tried && !batch.includes(w));
+      // Oldest first. A machine leased for a client that left meanwhile is still handed over: the caller releases it, as it would any late answer.
+      for (const [i, waiting] of batch.entries()) {
+        waiting.trying = false;
+        waiting.tried = true;
+        const machine = machines[i];
+        if (machine || waiting.left) {
+          queue.splice(queue.indexOf(waiting), 1);
+          waiting.resolve(machine);
+        } else if (waiting.onWait && this.now() < waiting.deadline) {
+          waiting.onWait();
+          waiting.onWait = undefined;
+        }
       }
+      // A full batch may have more behind it; newcomers get their first attempt at once.
+      if (machines.length === batch.length || untried) continue;
       const soonest = Math.min(...queue.map((w) => w.deadline));
       await delay(Math.max(0, Math.min(RETRY_MS, soonest - this.now())));
     }

@@ -20,42 +20,58 @@ export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'provider
  * once instead of at the next scheduled tick; a request that has to wait
  * counts as demand, raising the pool's target (up to max) while it waits.
  * With `agentVersion`, only a machine carrying that build agent version will do.
+ * The machine comes tagged as leased on its instance (the handout does it).
  */
 export async function leaseMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
-  const machine = await takeMachine(pool, waitMs, deps, signal, agentVersion);
-  if (machine) await tagLeased(machine, deps);
-  return machine;
+  const deadline = deps.now() + waitMs;
+  let waiting: { id: string; registered: Promise<boolean> } | undefined;
+  const onWait = () => {
+    const id = randomUUID();
+    const registered = deps.waiters.start(pool, id, deadline).then(
+      () => requestReconcile(deps.queues, pool).then(() => true),
+      (err: unknown) => {
+        deps.logger.warn({ pool, error: describeError(err) }, 'could not record a waiting lease request: the pool does not see it as demand');
+        return false;
+      },
+    );
+    waiting = { id, registered };
+  };
+  // Requests already waiting here come first: a newcomer does not overtake them.
+  const leased = deps.handout.wait(pool, deadline, { signal, agentVersion, onWait });
+  await requestReconcile(deps.queues, pool);
+  try {
+    return await leased;
+  } finally {
+    if (waiting && (await waiting.registered)) await deps.waiters.end(pool, waiting.id);
+  }
 }
 
 /**
- * Writes the lease onto the instance itself, so a rebuild after a Redis loss
- * knows a build may be running there and keeps it alive. Awaited before the
- * lease is answered (a lease the cloud does not know of is what that rebuild
- * would kill); a failure is logged, not fatal: the lease itself is valid.
+ * Writes the leases onto the instances themselves, so a rebuild after a Redis
+ * loss knows a build may be running there and keeps it alive: one call per
+ * provider for every machine leased together. Awaited before the leases are
+ * answered (a lease the cloud does not know of is what that rebuild would
+ * kill); a failure is logged, not fatal: the leases themselves are valid.
  */
-async function tagLeased(machine: Machine, deps: LeaseDeps): Promise<void> {
-  const provider = deps.providers.get(splitZoneId(machine.zone).provider);
-  if (!provider || !machine.instanceId) return;
-  const tags = { [TAGS.state]: 'leased', [TAGS.leasedAt]: new Date(machine.leasedAt ?? deps.now()).toISOString() };
-  await provider.tag(machine.instanceId, tags).catch((err: unknown) => {
-    deps.logger.warn({ machineId: machine.id, pool: machine.pool, zone: machine.zone, error: describeError(err) }, 'could not tag the leased instance; a Redis loss now could not tell it is leased');
-  });
-}
-
-async function takeMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
-  const deadline = deps.now() + waitMs;
-  // Requests already waiting here come first: a newcomer does not overtake them.
-  const machine = deps.handout.waiting(pool, agentVersion) > 0 ? undefined : await deps.store.lease(pool, deps.now(), agentVersion);
-  await requestReconcile(deps.queues, pool);
-  if (machine || waitMs <= 0) return machine;
-  const waiter = randomUUID();
-  await deps.waiters.start(pool, waiter, deadline);
-  await requestReconcile(deps.queues, pool);
-  try {
-    return await deps.handout.wait(pool, deadline, signal, agentVersion);
-  } finally {
-    await deps.waiters.end(pool, waiter);
+export async function tagLeased(machines: readonly Machine[], deps: Pick<LeaseDeps, 'providers' | 'logger' | 'now'>): Promise<void> {
+  const byProvider = new Map<string, Machine[]>();
+  for (const machine of machines) {
+    if (!machine.instanceId) continue;
+    const name = splitZoneId(machine.zone).provider;
+    byProvider.set(name, [...(byProvider.get(name) ?? []), machine]);
   }
+  await Promise.all(
+    [...byProvider].map(async ([name, leased]) => {
+      const provider = deps.providers.get(name);
+      if (!provider) return;
+      // Leased together, so leased at the same instant.
+      const tags = { [TAGS.state]: 'leased', [TAGS.leasedAt]: new Date(leased[0]!.leasedAt ?? deps.now()).toISOString() };
+      await provider.tag(leased.map((m) => m.instanceId!), tags).catch((err: unknown) => {
+        const ids = leased.map((m) => m.id);
+        deps.logger.warn({ machineIds: ids, pool: leased[0]!.pool, error: describeError(err) }, 'could not tag the leased instances; a Redis loss now could not tell they are leased');
+      });
+    }),
+  );
 }
 
 export type ReleaseResult = { ok: true; machine: Machine } | { ok: false; reason: 'not-found' | 'not-leased'; state?: string };

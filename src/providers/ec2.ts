@@ -100,8 +100,9 @@ export class Ec2Provider implements Provider {
     return confirmed;
   }
 
-  async tag(instanceId: string, tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<void> {
-    await this.client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), sendOptions(options));
+  async tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.client.send(new CreateTagsCommand({ Resources: [...instanceIds], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), sendOptions(options));
   }
 
   async listByTags(tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<Instance[]> {

@@ -133,8 +133,8 @@ export class GuardedProvider implements Provider {
     return this.guard((o) => this.inner.terminate(instanceIds, o), options);
   }
 
-  tag(instanceId: string, tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void> {
-    return this.guard((o) => this.inner.tag(instanceId, tags, o), options);
+  tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void> {
+    return this.guard((o) => this.inner.tag(instanceIds, tags, o), options);
   }
 
   listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {

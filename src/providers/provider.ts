@@ -33,8 +33,8 @@ export interface Provider {
   /** Every live (not terminated) instance carrying the given tags, all pages. */
   listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]>;
 
-  /** Adds or overwrites tags on one instance: the cloud-side record that survives a Redis loss. */
-  tag(instanceId: string, tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void>;
+  /** Adds or overwrites tags on instances (one call for many): the cloud-side record that survives a Redis loss. */
+  tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void>;
 
   /** Releases connections (the SDK's sockets). */
   close?(): void;

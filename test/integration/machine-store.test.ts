@@ -74,6 +74,29 @@ describe('MachineStore', () => {
     expect(totalsByState(await store.counts('small'))).toMatchObject({ ready: 0, leased: 2 });
   });
 
+  it('leases many machines in one call, longest-ready first, skipping stale index entries and other versions', async () => {
+    const prefix = `{vmpool-test-${randomBytes(4).toString('hex')}}`;
+    const store = new MachineStore(redis, prefix);
+    for (const [i, id] of ['m-1', 'm-2', 'm-3', 'm-4'].entries()) await readyMachine(store, id, 1_000 + i);
+    // An index entry whose record is gone (lost writes) is skipped, not leased.
+    await redis.zadd(`${prefix}:state:small:ready`, 999, 'm-ghost');
+    const leased = await store.leaseMany('small', 5_000, 3);
+    expect(leased.map((m) => [m.id, m.state, m.leasedAt])).toEqual([
+      ['m-1', 'leased', 5_000],
+      ['m-2', 'leased', 5_000],
+      ['m-3', 'leased', 5_000],
+    ]);
+    expect((await store.leaseMany('small', 6_000, 10)).map((m) => m.id)).toEqual(['m-4']);
+    expect(await store.leaseMany('small', 7_000, 10)).toEqual([]);
+    expect(totalsByState(await store.counts('small'))).toMatchObject({ ready: 0, leased: 4 });
+
+    await readyMachine(store, 'm-stable', 8_000);
+    await store.update('m-stable', { agentVersion: '1.5.0' });
+    await readyMachine(store, 'm-canary', 9_000);
+    await store.update('m-canary', { agentVersion: '1.6.0' });
+    expect((await store.leaseMany('small', 10_000, 5, '1.6.0')).map((m) => m.id)).toEqual(['m-canary']);
+  });
+
   it('drops a terminated machine from indexes and counts but keeps its record for a while', async () => {
     const store = freshStore();
     await readyMachine(store, 'm-1');

@@ -12,10 +12,10 @@ function fakeStore() {
     attempts: 0,
     /** Resolves the attempt in flight when set: lets a test act in the middle of one. */
     hold: undefined as Promise<void> | undefined,
-    lease: async () => {
+    leaseMany: async (_pool: string, _now: number, count: number) => {
       store.attempts++;
       await store.hold;
-      return store.ready.shift();
+      return store.ready.splice(0, count);
     },
   };
   return store;
@@ -49,7 +49,7 @@ describe('LeaseHandout', () => {
     const first = handout.wait('small', Date.now() + 10_000);
     await waitFor(() => store.attempts === 1);
     const gone = new AbortController();
-    const second = handout.wait('small', Date.now() + 10_000, gone.signal);
+    const second = handout.wait('small', Date.now() + 10_000, { signal: gone.signal });
     gone.abort();
     expect(await second).toBeUndefined();
     store.ready.push(machine('m-1'));
@@ -64,7 +64,7 @@ describe('LeaseHandout', () => {
     let release = () => undefined as void;
     store.hold = new Promise((resolve) => (release = resolve));
     const gone = new AbortController();
-    const answer = handout.wait('small', Date.now() + 10_000, gone.signal);
+    const answer = handout.wait('small', Date.now() + 10_000, { signal: gone.signal });
     await waitFor(() => store.attempts === 1);
     gone.abort();
     store.ready.push(machine('m-1'));
@@ -78,13 +78,59 @@ describe('LeaseHandout', () => {
       const at = ready.findIndex((m) => version === undefined || m.agentVersion === version);
       return at < 0 ? undefined : ready.splice(at, 1)[0];
     };
-    const handout = new LeaseHandout({ lease: (_pool, _now, version) => Promise.resolve(take(version)) }, Date.now);
-    const canary = handout.wait('small', Date.now() + 10_000, undefined, '1.6.0');
+    const leaseMany = (_pool: string, _now: number, count: number, version?: string) => {
+      const taken: Machine[] = [];
+      for (let m = take(version); m; m = taken.length < count ? take(version) : undefined) taken.push(m);
+      return Promise.resolve(taken);
+    };
+    const handout = new LeaseHandout({ leaseMany }, Date.now);
+    const canary = handout.wait('small', Date.now() + 10_000, { agentVersion: '1.6.0' });
     const any = handout.wait('small', Date.now() + 10_000);
     expect([handout.waiting('small', '1.6.0'), handout.waiting('small')]).toEqual([1, 1]);
     ready.push({ ...machine('m-stable'), agentVersion: '1.5.0' });
     expect((await any)?.id).toBe('m-stable');
     ready.push({ ...machine('m-canary'), agentVersion: '1.6.0' });
     expect((await canary)?.id).toBe('m-canary');
+  });
+
+  it('serves a burst of requests with one lease call and one tagging call, oldest first', async () => {
+    const store = fakeStore();
+    store.ready.push(...Array.from({ length: 60 }, (_, i) => machine(`m-${i}`)));
+    const tagged: string[][] = [];
+    const handout = new LeaseHandout(store, Date.now, async (machines) => void tagged.push(machines.map((m) => m.id)));
+    const answers = Array.from({ length: 50 }, () => handout.wait('small', Date.now()));
+    const ids = (await Promise.all(answers)).map((m) => m?.id);
+    expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `m-${i}`));
+    expect(store.attempts).toBe(1);
+    expect(tagged).toEqual([ids]);
+  });
+
+  it('answers a request only once its machine is tagged on the instance', async () => {
+    const store = fakeStore();
+    store.ready.push(machine('m-1'));
+    let tagDone = () => undefined as void;
+    const tagging = new Promise<void>((resolve) => (tagDone = resolve));
+    let answered = false;
+    const handout = new LeaseHandout(store, Date.now, () => tagging);
+    const answer = handout.wait('small', Date.now()).then((m) => ((answered = true), m));
+    await waitFor(() => store.attempts === 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    tagDone();
+    expect((await answer)?.id).toBe('m-1');
+  });
+
+  it('gives a request that may not wait exactly one attempt, and calls it waiting only when it may wait', async () => {
+    const store = fakeStore();
+    const handout = new LeaseHandout(store, Date.now);
+    let waits = 0;
+    expect(await handout.wait('small', Date.now(), { onWait: () => waits++ })).toBeUndefined();
+    expect([store.attempts, waits]).toEqual([1, 0]);
+    const later = handout.wait('small', Date.now() + 10_000, { onWait: () => waits++ });
+    await waitFor(() => store.attempts >= 3);
+    expect(waits).toBe(1);
+    store.ready.push(machine('m-1'));
+    expect((await later)?.id).toBe('m-1');
+    expect(waits).toBe(1);
   });
 });
