@@ -45,7 +45,7 @@ export class LeaseHandout {
   constructor(
     private readonly store: Pick<MachineStore, 'leaseMany'>,
     private readonly now: () => number,
-    private readonly tagLeased: (machines: readonly Machine[]) => Promise<void> = async () => undefined,
+    private readonly tagLeased: (machines: readonly Machine[]) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Requests of `pool` (for `agentVersion`, if given) waiting here now. */

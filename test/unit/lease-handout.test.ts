@@ -97,7 +97,7 @@ describe('LeaseHandout', () => {
     const store = fakeStore();
     store.ready.push(...Array.from({ length: 60 }, (_, i) => machine(`m-${i}`)));
     const tagged: string[][] = [];
-    const handout = new LeaseHandout(store, Date.now, async (machines) => void tagged.push(machines.map((m) => m.id)));
+    const handout = new LeaseHandout(store, Date.now, (machines) => Promise.resolve(void tagged.push(machines.map((m) => m.id))));
     const answers = Array.from({ length: 50 }, () => handout.wait('small', Date.now()));
     const ids = (await Promise.all(answers)).map((m) => m?.id);
     expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => `m-${i}`));
