@@ -26,10 +26,9 @@ describe('withKeyObjects', () => {
   it('leaves keys of other types as ssh2 made them', () => {
     const rsa = parse(ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }).private);
     const data = Buffer.from('data');
-    const before = Object.getOwnPropertyNames(rsa);
+    const [sign, verify]: unknown[] = [Reflect.get(rsa, 'sign'), Reflect.get(rsa, 'verify')];
     withKeyObjects(rsa);
-    // Nothing of its own was set: sign and verify are still ssh2's, shared by every parsed key.
-    expect(Object.getOwnPropertyNames(rsa)).toEqual(before);
+    expect([Reflect.get(rsa, 'sign'), Reflect.get(rsa, 'verify')]).toEqual([sign, verify]);
     expect(rsa.verify(data, rsa.sign(data))).toBe(true);
   });
 });
