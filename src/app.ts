@@ -7,6 +7,7 @@ import { closeQueues, createQueues } from './queues.js';
 import { OutcomeCounters } from './outcome-counters.js';
 import { Ec2Provider } from './providers/ec2.js';
 import { GuardedProvider } from './providers/guarded-provider.js';
+import { TerminateCoalescer } from './providers/terminate-coalescer.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './http/server.js';
@@ -123,7 +124,7 @@ function buildProviders(config: Readonly<Config>, logger: Logger): Map<string, P
   return new Map(
     config.providers.map((p): [string, Provider] => {
       const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }));
-      return [p.name, new GuardedProvider(ec2, config.cloudApi, logger)];
+      return [p.name, new TerminateCoalescer(new GuardedProvider(ec2, config.cloudApi, logger))];
     }),
   );
 }

@@ -1,0 +1,20 @@
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+const url = process.argv[2];
+const opt = JSON.parse(process.argv[3]);
+const r = new Redis(url);
+async function total() { const s = await r.info('commandstats'); let n = 0; for (const m of s.matchAll(/calls=(\d+)/g)) n += Number(m[1]); return n; }
+const name = 'q' + Math.random().toString(36).slice(2);
+const conn = { url };
+const q = new Queue(name, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: '{x}', defaultJobOptions: opt });
+const N = 500;
+let done = 0; let resolve; const all = new Promise((r) => (resolve = r));
+const w = new Worker(name, async () => {}, { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: '{x}', concurrency: 50, ...(opt.worker ?? {}) });
+w.on('completed', () => ++done === N && resolve());
+await w.waitUntilReady(); await new Promise((r) => setTimeout(r, 500));
+const before = await total();
+for (let i = 0; i < N; i++) await q.add('j', { machineId: 'm' + i }, { jobId: 'm' + i });
+await all;
+const after = await total();
+console.log(JSON.stringify(opt), ((after - before) / N).toFixed(1), 'cmds/job');
+await w.close(); await q.close(); r.disconnect(); process.exit(0);
