@@ -56,6 +56,14 @@ export class Ec2Model {
   private readonly faults: FaultTable;
   /** Each instance's fate, drawn at launch; weak, so forgotten instances take theirs with them. */
   private readonly fates = new WeakMap<SimInstance, InstanceFate>();
+  /**
+   * Terminated instances, then client tokens whose instances are all gone, in
+   * the order they ended: what expires first is always at the front, so a
+   * sweep costs what it removes, not every instance or token ever seen (a
+   * long benchmark makes hundreds of thousands).
+   */
+  private readonly ended = new Fifo<SimInstance>();
+  private readonly endedTokens = new Fifo<{ token: string; at: number }>();
   private seq = 0;
 
   constructor(private readonly options: Ec2ModelOptions) {
@@ -189,6 +197,7 @@ export class Ec2Model {
     instance.state = state;
     instance.stateReason = reason;
     instance.stateChangedAt = this.now();
+    if (state === 'terminated') this.ended.push(instance);
   }
 
   private require(instanceIds: readonly string[]): SimInstance[] {
@@ -202,11 +211,42 @@ export class Ec2Model {
 
   private sweep(): void {
     const now = this.now();
-    const gone = (i: SimInstance, after: number) => i.state === 'terminated' && now - i.stateChangedAt >= after;
-    for (const [id, instance] of this.visible) if (gone(instance, this.options.terminatedRetention)) this.visible.delete(id);
+    for (let i = this.ended.peek(); i && now - i.stateChangedAt >= this.options.terminatedRetention; i = this.ended.peek()) {
+      this.ended.shift();
+      this.visible.delete(i.instanceId);
+      const record = i.clientToken === undefined ? undefined : this.tokens.get(i.clientToken);
+      // The token outlives its instances: it expires once the last of them has been gone its retention (never before they leave DescribeInstances).
+      if (record && record.reservation.instances.every((r) => !this.visible.has(r.instanceId))) {
+        this.endedTokens.push({ token: i.clientToken!, at: Math.max(...record.reservation.instances.map((r) => r.stateChangedAt)) });
+      }
+    }
     const tokenRetention = this.options.tokenRetention ?? DAY_MS;
-    for (const [token, record] of this.tokens) {
-      if (record.reservation.instances.every((i) => gone(i, tokenRetention))) this.tokens.delete(token);
+    for (let t = this.endedTokens.peek(); t && now - t.at >= tokenRetention; t = this.endedTokens.peek()) {
+      this.endedTokens.shift();
+      this.tokens.delete(t.token);
+    }
+  }
+}
+
+/** A queue with O(1) shift (Array.prototype.shift copies). */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): void {
+    this.head++;
+    // Drop the consumed front now and then, so memory follows what is queued.
+    if (this.head > 1_024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
   }
 }
