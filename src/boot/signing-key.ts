@@ -1,21 +1,25 @@
-import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type ssh2 from 'ssh2';
 
 /**
  * ssh2 signs and verifies with the key's PEM text, which Node parses again on
  * every call: an ed25519 signature costs 0.8 ms that way and 0.05 ms with a
- * parsed KeyObject (measured on the 2-core bench machine). A booter signs once
- * per login and a simulated VM once per connection, thousands of times: the
- * KeyObjects are made once here. Only ed25519 keys, whose signatures take no
- * hash algorithm; any other key is returned untouched.
+ * parsed KeyObject (measured on the 2-core bench machine). The booter signs
+ * with its login key thousands of times, and every simulated VM verifies the
+ * same authorized key: each KeyObject is made at its first use, then kept.
+ * Only ed25519 keys, whose signatures take no hash algorithm; any other key
+ * is returned untouched.
  */
 export function withKeyObjects(key: ssh2.ParsedKey): ssh2.ParsedKey {
   if (key.type !== 'ssh-ed25519') return key;
-  const publicKey = createPublicKey(key.getPublicPEM());
-  const privateKey = key.isPrivateKey() ? createPrivateKey(key.getPrivatePEM()) : undefined;
+  let publicKey: KeyObject | undefined;
+  let privateKey: KeyObject | undefined;
   // ssh2 expects errors returned, not thrown (its types do not say so).
-  if (privateKey) key.sign = ((data: Buffer | string) => attempt(() => sign(null, Buffer.from(data), privateKey))) as ssh2.ParsedKey['sign'];
-  key.verify = ((data: Buffer | string, signature: Buffer) => attempt(() => verify(null, Buffer.from(data), publicKey, signature))) as ssh2.ParsedKey['verify'];
+  if (key.isPrivateKey()) {
+    key.sign = ((data: Buffer | string) => attempt(() => sign(null, Buffer.from(data), (privateKey ??= createPrivateKey(key.getPrivatePEM()))))) as ssh2.ParsedKey['sign'];
+  }
+  key.verify = ((data: Buffer | string, signature: Buffer) =>
+    attempt(() => verify(null, Buffer.from(data), (publicKey ??= createPublicKey(key.getPublicPEM())), signature))) as ssh2.ParsedKey['verify'];
   return key;
 }
 

@@ -58,7 +58,7 @@ export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   const hostKeyFingerprint = fingerprint(hostKey.parsed.getPublicSSH());
   const logger = options.logger.child({ component: 'sim-vm', address: options.address });
   const state: VmState = { authorized, scratchDir: options.scratchDir, binDirs: options.binDirs ?? [], logger, children: new Set(), connections: new Set() };
-  const ssh = new ssh2.Server({ hostKeys: [hostKeyFor(hostKey.parsed)] }, (conn) => serveConnection(conn, state));
+  const ssh = new ssh2.Server({ hostKeys: [hostKey.private] }, (conn) => serveConnection(conn, state));
   const sockets = new Set<Socket>();
   // Our own TCP server feeding ssh2, so close() can reach (and destroy) every socket.
   const tcp = createServer((socket) => {
@@ -79,15 +79,16 @@ export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   };
 }
 
-// ssh2 takes a parsed key only in this form (its types say Buffer): parsing the text itself would undo withKeyObjects.
-function hostKeyFor(parsed: ParsedKey): { key: Buffer } {
-  return { key: withKeyObjects(parsed) as unknown as Buffer };
-}
+/** Every VM of a cloud authorizes the same key: parsed once, so its KeyObject is made once too. */
+const authorizedKeys = new Map<string, ParsedKey>();
 
 function parseAuthorizedKey(line: string): ParsedKey {
+  const known = authorizedKeys.get(line);
+  if (known) return known;
   const key = ssh2.utils.parseKey(line);
   if (key instanceof Error) throw new Error(`sim vm: cannot parse the authorized key: ${key.message}`, { cause: key });
-  return withKeyObjects(key);
+  authorizedKeys.set(line, withKeyObjects(key));
+  return key;
 }
 
 function listen(server: NetServer, port: number, address: string): Promise<number> {
