@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import type { VmCommand } from './exec-client.js';
 import type { ServerChannel } from 'ssh2';
 
 /** What a keystroke can do besides redrawing the line being typed. */
@@ -15,7 +15,7 @@ interface KeyActions {
  * Ctrl-D, and CRLF line ends on output. `interrupt` is Ctrl-C: the caller knows
  * which processes it should reach.
  */
-export function wireTerminal(channel: ServerChannel, child: ChildProcess, interrupt: () => void): void {
+export function wireTerminal(channel: ServerChannel, child: VmCommand, interrupt: () => void): void {
   const show = (data: Buffer): boolean => channel.write(Buffer.from(data.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'));
   child.stdout?.on('data', show);
   child.stderr?.on('data', show);

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
@@ -7,6 +6,7 @@ import { fingerprint, generateEd25519KeyPair } from '../boot/host-key.js';
 import { withKeyObjects } from '../boot/signing-key.js';
 import type { Logger } from '../log.js';
 import { wireTerminal } from './terminal.js';
+import { execClient, type VmCommand } from './exec-client.js';
 
 export interface SimVmOptions {
   /** Loopback address to listen on; each VM gets its own 127.x.y.z, like a private IP. */
@@ -39,7 +39,7 @@ interface VmState {
   scratchDir: string;
   binDirs: readonly string[];
   logger: Logger;
-  children: Set<ChildProcess>;
+  children: Set<VmCommand>;
   connections: Set<Connection>;
 }
 
@@ -122,14 +122,14 @@ function authenticate(auth: AuthContext, allowed: ParsedKey): void {
 }
 
 function serveSession(session: Session, state: VmState): void {
-  let child: ChildProcess | undefined;
+  let child: VmCommand | undefined;
   let terminal = false;
   session.on('pty', (accept) => ((terminal = true), accept?.()));
   session.on('env', (accept) => accept?.());
   session.on('window-change', (accept) => accept?.());
   session.on('signal', (accept, _reject, info) => {
     accept?.();
-    if (child) killGroup(child, `SIG${info.name}`, state.logger);
+    if (child) child.kill(`SIG${info.name}`);
   });
   session.on('exec', (accept, reject, info) => {
     if (child) return reject?.();
@@ -141,47 +141,38 @@ function serveSession(session: Session, state: VmState): void {
   });
 }
 
-function runInChannel(channel: ServerChannel, args: string[], state: VmState, terminal: boolean): ChildProcess {
-  // detached: its own process group, so one kill reaches everything the command started.
-  const child = spawn('/bin/sh', args, { cwd: state.scratchDir, env: vmEnv(state.scratchDir, state.binDirs), detached: true, stdio: 'pipe' });
+function runInChannel(channel: ServerChannel, args: string[], state: VmState, terminal: boolean): VmCommand {
+  // Its own process group (one kill reaches everything it started), forked by the exec host: cheap, and never stalling this process.
+  const child = execClient.spawn(args, { cwd: state.scratchDir, env: vmEnv(state.scratchDir, state.binDirs) });
   state.children.add(child);
   channel.on('error', (err: Error) => state.logger.debug({ err }, 'ssh channel error'));
   child.stdin.on('error', () => undefined); // a command that exits without reading its input
   // Ctrl-C: an interactive sh ignores SIGINT; its foreground command does not.
-  if (terminal) wireTerminal(channel, child, () => killGroup(child, 'SIGINT', state.logger));
+  if (terminal) wireTerminal(channel, child, () => child.kill('SIGINT'));
   else wirePipes(channel, child);
-  child.on('error', (err) => {
+  child.on('error', (err: Error) => {
     state.children.delete(child); // a process that never started may never emit 'exit'
     state.logger.warn({ err }, 'sim vm could not start a command');
     channel.exit(127);
     channel.end();
   });
-  child.on('close', (code, signal) => {
+  child.on('close', (code: number | null, signal: string | null) => {
     state.children.delete(child);
     if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
     else channel.exit(code ?? 0);
     channel.end();
   });
   // The client hung up (or timed the command out): nothing the command started may outlive it.
-  channel.on('close', () => killGroup(child, 'SIGKILL', state.logger));
+  channel.on('close', () => child.kill('SIGKILL'));
   return child;
 }
 
-function wirePipes(channel: ServerChannel, child: ChildProcess): void {
+function wirePipes(channel: ServerChannel, child: VmCommand): void {
   child.stdout?.pipe(channel, { end: false });
   child.stderr?.pipe(channel.stderr, { end: false });
   if (child.stdin) channel.pipe(child.stdin);
 }
 
-function killGroup(child: ChildProcess, signal: string, logger: Logger): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch (err) {
-    // ESRCH: the group is already gone, which is the goal.
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') logger.debug({ err, pid: child.pid, signal }, 'kill failed');
-  }
-}
 
 async function closeVm(tcp: NetServer, sockets: Set<Socket>, state: VmState, hung: boolean): Promise<void> {
   const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
@@ -190,7 +181,7 @@ async function closeVm(tcp: NetServer, sockets: Set<Socket>, state: VmState, hun
   // Hang up first, as a machine going away would: clients see a lost connection, not a clean exit.
   for (const conn of state.connections) conn.end();
   const exits = [...state.children].map((child) => exited(child));
-  for (const child of state.children) killGroup(child, 'SIGKILL', state.logger);
+  for (const child of state.children) child.kill('SIGKILL');
   await Promise.all(exits);
   // end() lets the disconnect message out; a client that never hangs up is cut off shortly after.
   const cutoff = setTimeout(() => sockets.forEach((socket) => socket.destroy()), 500);
@@ -198,7 +189,7 @@ async function closeVm(tcp: NetServer, sockets: Set<Socket>, state: VmState, hun
   clearTimeout(cutoff);
 }
 
-function exited(child: ChildProcess): Promise<void> {
+function exited(child: VmCommand): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
