@@ -92,7 +92,8 @@ export function clusterOverrides(s: OutageSettings, strategy: ZoneStrategyName):
     ssh: { connectTimeout: '2s', retryEvery: '200ms' },
     reaper: { every: '5s', stuckAfter: '20s' },
     shutdown: { grace: '3s' },
-    sim: { bootDelay: ms(s.bootMs), bootSpread: ms(s.bootSpreadMs) },
+    // The pool pulls no agent: the sim serves no registry, so its fixed ports (4601, 4602) cannot clash with another sim's.
+    sim: { bootDelay: ms(s.bootMs), bootSpread: ms(s.bootSpreadMs), registries: [] },
     pools: [benchPool(POOL, { warm: s.warm, max: s.max, bootTimeout: '20s', scaleInCooldown: '30s' })],
   };
 }
