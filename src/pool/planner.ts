@@ -21,13 +21,18 @@ export function launchDeficit(limits: PoolLimits, totals: Readonly<Record<CountK
   return Math.max(0, Math.min(limits.warm - warming, limits.max - live));
 }
 
-/** States of a machine launched but not yet judged: its boot outcome is still to come. */
-const UNRESOLVED_STATES = WARMING_STATES.filter((s) => s !== 'ready');
+/**
+ * States of a machine whose outcome may not have reached its zone's breaker
+ * yet: on its way to ready, or failed (a booter moves a machine to failed a
+ * moment before it reports the failure; counting failed machines until they
+ * are terminated errs on the side of fewer launches into a failing zone).
+ */
+const UNRESOLVED_STATES = [...WARMING_STATES.filter((s) => s !== 'ready'), 'failed'] as const;
 
 /**
- * Per zone, the machines whose outcome is not in yet (requested to
- * preparing), over every pool given. A slow boot already counted against its
- * zone, so it no longer does here.
+ * Per zone, the machines whose outcome may still be to come (requested to
+ * preparing, and failed), over every pool given. A slow boot already counted
+ * against its zone, so it no longer does here.
  */
 export function unresolvedByZone(pools: readonly PoolCounts[]): Map<string, number> {
   const byZone = new Map<string, number>();

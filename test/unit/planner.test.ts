@@ -40,10 +40,14 @@ describe('launchDeficit', () => {
 });
 
 describe('unresolvedByZone', () => {
-  it('counts machines launched but not yet judged, per zone, over every pool given', () => {
+  it('counts machines whose outcome may still be to come, per zone, over every pool given', () => {
     const small = { 'sim/zone-a': { requested: 1, launching: 1, booting: 2, preparing: 1, ready: 5, leased: 3 }, 'sim/zone-b': { booting: 1 } };
-    const large = { 'sim/zone-b': { launching: 2, failed: 4, terminating: 1 } };
+    const large = { 'sim/zone-b': { launching: 2, terminating: 1, terminated: 7 } };
     expect(unresolvedByZone([small, large])).toEqual(new Map([['sim/zone-a', 5], ['sim/zone-b', 3]]));
+  });
+
+  it('counts failed machines until they are terminated: a booter reports a failure just after recording it', () => {
+    expect(unresolvedByZone([{ 'sim/zone-b': { booting: 1, failed: 2 } }])).toEqual(new Map([['sim/zone-b', 3]]));
   });
 
   it('leaves out slow boots: their failure is already counted against the zone', () => {
