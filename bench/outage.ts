@@ -25,8 +25,8 @@ const program = benchCommand(
   .option('--fault-for <duration>', 'how long zone b fails', duration)
   .option('--after <duration>', 'load after the heal', duration)
   .option('--open-for <duration>', 'breaker.openFor (default 8s)', duration)
-  .option('--max-open-for <duration>', 'breaker.maxOpenFor (default 2m: 15 x openFor, as shipped)', duration)
-  .option('--probes <n>', 'breaker.probes (default 2)', wholeNumberFlag);
+  .option('--max-open-for <duration>', 'breaker.maxOpenFor (default: openFor, no growth, as shipped)', duration)
+  .option('--probes <n>', 'breaker.probes (default 1, as shipped)', wholeNumberFlag);
 
 interface Flags extends CommonFlags {
   strategies?: ZoneStrategyName[];
@@ -51,7 +51,8 @@ function settingsFrom(flags: Flags): OutageSettings {
     breaker: {
       ...base.breaker,
       openForMs: flags.openFor ?? base.breaker.openForMs,
-      maxOpenForMs: flags.maxOpenFor ?? Math.max(base.breaker.maxOpenForMs, flags.openFor ?? 0),
+      // As shipped, the open period does not grow: maxOpenFor follows openFor unless given.
+      maxOpenForMs: flags.maxOpenFor ?? flags.openFor ?? base.breaker.maxOpenForMs,
       probes: flags.probes ?? base.breaker.probes,
     },
     logLevel: flags.logLevel,

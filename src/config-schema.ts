@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { isImageName, isTag } from './agent/reference.js';
 import { ZONE_STRATEGIES } from './zones/zone-strategy.js';
 
@@ -164,6 +164,35 @@ const simSchema = z.strictObject({
     .default([]),
 });
 
+const breakerSchema = z
+  .strictObject({
+    /** Outcomes older than this no longer count. */
+    window: duration(),
+    /** A zone is judged on at most this many of its latest outcomes within the window; null: twice minOutcomes. */
+    recentOutcomes: wholeNumber(1).nullable(),
+    /** Fewer recent outcomes than this never open the breaker; this many failures in a row do. */
+    minOutcomes: wholeNumber(1),
+    /** Failed-or-slow share of the recent outcomes that opens the breaker. */
+    failureRate: ratio(),
+    /** A boot is slow after 3x the recent median boot time, never before this. */
+    slowBootFloor: duration(),
+    /** Open period; the same every time unless maxOpenFor is longer. */
+    openFor: duration(),
+    /** Null: openFor (no growth). Longer: each consecutive re-open doubles the open period, up to this. */
+    maxOpenFor: duration().nullable(),
+    /** Launches let through per half-open period. */
+    probes: wholeNumber(1),
+  })
+  .superRefine((b, ctx) => {
+    if (b.recentOutcomes !== null && b.recentOutcomes < b.minOutcomes) {
+      ctx.addIssue({ code: 'custom', path: ['recentOutcomes'], message: `expected null (twice minOutcomes) or at least minOutcomes (${b.minOutcomes}), got ${b.recentOutcomes}` });
+    }
+    if (b.maxOpenFor !== null && b.maxOpenFor < b.openFor) {
+      ctx.addIssue({ code: 'custom', path: ['maxOpenFor'], message: `expected null (no growth) or at least openFor (${formatDuration(b.openFor)}), got ${formatDuration(b.maxOpenFor)}` });
+    }
+  })
+  .transform((b) => ({ ...b, recentOutcomes: b.recentOutcomes ?? 2 * b.minOutcomes, maxOpenFor: b.maxOpenFor ?? b.openFor }));
+
 /** Why a cron pattern or time zone is unusable, or undefined when it is fine. */
 function cronProblem(pattern: string, timezone: string): string | undefined {
   try {
@@ -226,21 +255,7 @@ export const configSchema = z
       /** A boot resumed after its booter died gets at least this long from the resume to reach the machine. */
       resumeWindow: duration(),
     }),
-    breaker: z.strictObject({
-      /** Outcomes older than this no longer count. */
-      window: duration(),
-      /** Fewer outcomes than this in the window never open the breaker; this many failures in a row do. */
-      minOutcomes: wholeNumber(1),
-      /** Failed-or-slow share of the window's outcomes that opens the breaker. */
-      failureRate: ratio(),
-      /** A boot is slow after 3x the recent median boot time, never before this. */
-      slowBootFloor: duration(),
-      /** First open period; each consecutive re-open doubles it, up to maxOpenFor. */
-      openFor: duration(),
-      maxOpenFor: duration(),
-      /** Launches let through per half-open period. */
-      probes: wholeNumber(1),
-    }),
+    breaker: breakerSchema,
     zones: z.strictObject({
       /** Which zone health zone choice obeys; anything but redis-breaker is for benchmarks. */
       strategy: z.enum(ZONE_STRATEGIES, { error: (iss) => `expected one of ${ZONE_STRATEGIES.join(', ')}, got ${show(iss.input)}` }),
@@ -328,9 +343,6 @@ export const configSchema = z
         if (!known.has(zone)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'zones', j], message: `expected one of ${[...known].join(', ')}, got ${show(zone)}` });
       });
     });
-    if (config.breaker.maxOpenFor < config.breaker.openFor) {
-      ctx.addIssue({ code: 'custom', path: ['breaker', 'maxOpenFor'], message: 'expected at least breaker.openFor' });
-    }
     if (config.http.requireToken && !config.http.token) {
       ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: 'required when http.requireToken is true (set API_TOKEN)' });
     }

@@ -160,9 +160,11 @@ export function compare(fault: FaultName, figures: readonly OutageFigures[], set
       { target: `zone avoided within minOutcomes (${minOutcomes}) failures`, measured: redis.failuresBeforeAvoided === null ? 'never avoided' : `${redis.failuresBeforeAvoided} failures, ${redis.zoneAvoidedAfterMs} ms`, met: redis.failuresBeforeAvoided === null ? false : redis.failuresBeforeAvoided <= minOutcomes },
       { target: `zone back in use within openFor + one boot (${openForMs + oneBootMs} ms) after the heal`, measured: redis.zoneBackAfterHealMs === null ? 'not before the end' : `${redis.zoneBackAfterHealMs} ms`, met: redis.zoneBackAfterHealMs !== null && redis.zoneBackAfterHealMs <= openForMs + oneBootMs },
     );
-    // Re-opens double the open period: what recovery can promise is the period running at the heal, plus a boot.
+    // With growth configured, re-opens double the open period: what recovery can promise is the period
+    // running at the heal, plus a boot. Without it, the observed period only exceeds openFor by the delay
+    // before the next read notices its end, which is no growth.
     const inForce = redis.openPeriodAtHealMs;
-    if (inForce !== null && inForce > openForMs) {
+    if (inForce !== null && settings.breaker.maxOpenForMs > openForMs && inForce > openForMs) {
       const bound = inForce + oneBootMs;
       const back = redis.zoneBackAfterHealMs;
       // Not seen, and the load stopped before the bound: not measured by this run.

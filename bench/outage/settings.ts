@@ -60,8 +60,8 @@ export const DEFAULT_SETTINGS: OutageSettings = {
   max: 30,
   bootMs: 1_000,
   bootSpreadMs: 2_000,
-  // maxOpenFor / openFor as shipped (30m / 2m): how fast re-opens grow shapes both probe waste and recovery.
-  breaker: { windowMs: 30_000, minOutcomes: 5, failureRate: 0.5, openForMs: 8_000, maxOpenForMs: 120_000, probes: 2, slowBootFloorMs: 6_000 },
+  // As shipped: no growth (maxOpenFor = openFor), one probe; recentOutcomes is left to its default (2 x minOutcomes).
+  breaker: { windowMs: 30_000, minOutcomes: 5, failureRate: 0.5, openForMs: 8_000, maxOpenForMs: 8_000, probes: 1, slowBootFloorMs: 6_000 },
   capacityTtlMs: 10_000,
   sampleEveryMs: 100,
   logLevel: 'warn',
@@ -74,7 +74,7 @@ export const QUICK_SETTINGS: OutageSettings = {
   warmupMs: 8_000,
   faultMs: 45_000,
   afterMs: 25_000,
-  breaker: { ...DEFAULT_SETTINGS.breaker, windowMs: 20_000, openForMs: 4_000, maxOpenForMs: 16_000 },
+  breaker: { ...DEFAULT_SETTINGS.breaker, windowMs: 20_000, openForMs: 4_000, maxOpenForMs: 4_000 },
 };
 
 const ms = (n: number) => `${Math.round(n)}ms`;
@@ -92,7 +92,8 @@ export function clusterOverrides(s: OutageSettings, strategy: ZoneStrategyName):
     ssh: { connectTimeout: '2s', retryEvery: '200ms' },
     reaper: { every: '5s', stuckAfter: '20s' },
     shutdown: { grace: '3s' },
-    sim: { bootDelay: ms(s.bootMs), bootSpread: ms(s.bootSpreadMs) },
+    // The pool pulls no agent: the sim serves no registry, so its fixed ports (4601, 4602) cannot clash with another sim's.
+    sim: { bootDelay: ms(s.bootMs), bootSpread: ms(s.bootSpreadMs), registries: [] },
     pools: [benchPool(POOL, { warm: s.warm, max: s.max, bootTimeout: '20s', scaleInCooldown: '30s' })],
   };
 }

@@ -1,5 +1,5 @@
 import { LIVE_STATES, WARMING_STATES } from '../machines/machine.js';
-import type { CountKey } from '../machines/store.js';
+import type { CountKey, PoolCounts } from '../machines/store.js';
 
 export interface PoolLimits {
   /** Ready machines to keep waiting for builds. */
@@ -19,4 +19,28 @@ export function launchDeficit(limits: PoolLimits, totals: Readonly<Record<CountK
   const warming = WARMING_STATES.reduce((sum, s) => sum + totals[s], 0) - totals.slow;
   const live = LIVE_STATES.reduce((sum, s) => sum + totals[s], 0);
   return Math.max(0, Math.min(limits.warm - warming, limits.max - live));
+}
+
+/**
+ * States of a machine whose outcome may not have reached its zone's breaker
+ * yet: on its way to ready, or failed (a booter moves a machine to failed a
+ * moment before it reports the failure; counting failed machines until they
+ * are terminated errs on the side of fewer launches into a failing zone).
+ */
+const UNRESOLVED_STATES = [...WARMING_STATES.filter((s) => s !== 'ready'), 'failed'] as const;
+
+/**
+ * Per zone, the machines whose outcome may still be to come (requested to
+ * preparing, and failed), over every pool given. A slow boot already counted
+ * against its zone, so it no longer does here.
+ */
+export function unresolvedByZone(pools: readonly PoolCounts[]): Map<string, number> {
+  const byZone = new Map<string, number>();
+  for (const counts of pools) {
+    for (const [zone, c] of Object.entries(counts)) {
+      const n = UNRESOLVED_STATES.reduce((sum, s) => sum + (c[s] ?? 0), 0) - (c.slow ?? 0);
+      byZone.set(zone, (byZone.get(zone) ?? 0) + n);
+    }
+  }
+  return byZone;
 }

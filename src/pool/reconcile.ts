@@ -7,7 +7,7 @@ import { allZonesBlocked, probeCandidates, selectZones, type Placement } from '.
 import { launchDeficit, type PoolLimits } from './planner.js';
 import { poolTarget } from './target.js';
 import { scaleIn, scaleInExcess } from './scale-in.js';
-import { zoneCandidates } from './zone-candidates.js';
+import { inFlightByZone, zoneCandidates } from './zone-candidates.js';
 import { replaceSuperseded } from './rollout-replace.js';
 import { versionFor, type Rollout } from '../agent/rollout.js';
 
@@ -44,7 +44,8 @@ export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Prom
   const blocked = allZonesBlocked(candidates);
   await updateAlert(pool, blocked, deps);
   const allOpenProbe = blocked && probeSlots.size === 0 && deficit > 0 && (await flags.allowProbe(pool.name, config.allZonesOpen.probeEvery));
-  const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe });
+  const inFlight = await inFlightByZone(pool, counts, candidates, deps);
+  const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe, inFlight });
   let requested = 0;
   for (const placement of placements) {
     if (!(await request(pool, limits, placement, rollout, deps))) break;

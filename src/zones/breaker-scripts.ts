@@ -9,18 +9,30 @@
  *   PREFIX:breaker:Z          hash: mode, modeReason, modeBy, modeAt, modeUntil,
  *                             state, since, openUntil, reopens, probesGranted, probeOk, roundAt,
  *                             streak, streakAt (failures since the last success, the last one's time)
- *   PREFIX:breaker:Z:window   hash "<bucket>:ok|bad" -> count (old buckets pruned: constant memory)
+ *   PREFIX:breaker:Z:recent   list of the zone's latest outcomes, newest first, "<ms>:1" (failed)
+ *                             or "<ms>:0", capped at recentMax: constant memory
  *   PREFIX:breaker-audit      stream of transitions, capped
  *
- * Common ARGV (every script): [1] now, [2] zone, [3] bucketMs, [4] windowMs,
- * [5] roundMs (a half-open round's life); script-specific ARGV follow from [6]
+ * A zone is judged on its recent outcomes: those among its latest recentMax
+ * that are younger than windowMs. A failure opens it when they number at least
+ * minOutcomes and failureRate of them failed, or when it is the minOutcomes-th
+ * failure in a row. Judging by count as well as time means a zone that starts
+ * failing after a long healthy spell opens within about minOutcomes failures.
+ *
+ * Common ARGV (every script): [1] now, [2] zone, [3] recentMax, [4] windowMs,
+ * [5] roundMs (a half-open round's life), [6] minOutcomes, [7] failureRate;
+ * script-specific ARGV follow from [8]
  * Returns: { effective state, auto state, mode, failures, outcomes, openUntil,
- *            reopens, probesGranted, modeReason, modeBy, modeUntil, granted, transitions... }
+ *            reopens, probesGranted, modeReason, modeBy, modeUntil, granted,
+ *            failuresToOpen, transitions... }
+ * failuresToOpen: how many more failures in a row would open the zone (at most
+ * minOutcomes; minOutcomes when the zone is not closed under auto mode).
  */
 
 const LIBRARY = `
-local H, W, AUDIT = KEYS[1], KEYS[2], KEYS[3]
-local now, zone, bucketMs, windowMs, roundMs = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local H, R, AUDIT = KEYS[1], KEYS[2], KEYS[3]
+local now, zone, recentMax, windowMs, roundMs = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local minOutcomes, failureRate = tonumber(ARGV[6]), tonumber(ARGV[7])
 local moves = {}
 
 local function get(field, default)
@@ -39,17 +51,54 @@ local function effective()
   return effectiveOf(get('mode', 'auto'), get('state', 'closed'))
 end
 
+-- The recent outcomes, newest first, as 1 (failed) or 0; outcomes older than the window are dropped.
+local function recent()
+  local list = redis.call('LRANGE', R, 0, recentMax - 1)
+  local out = {}
+  for i, entry in ipairs(list) do
+    local at, bad = string.match(entry, '^(%-?%d+):(%d)$')
+    if tonumber(at) <= now - windowMs then
+      if i == 1 then redis.call('DEL', R) else redis.call('LTRIM', R, 0, i - 2) end
+      break
+    end
+    out[i] = tonumber(bad)
+  end
+  return out
+end
+
 local function totals()
-  local oldest = math.floor((now - windowMs) / bucketMs)
-  local fields = redis.call('HGETALL', W)
   local ok, bad = 0, 0
-  for i = 1, #fields, 2 do
-    local b, kind = string.match(fields[i], '^(%-?%d+):(%a+)$')
-    if tonumber(b) <= oldest then redis.call('HDEL', W, fields[i])
-    elseif kind == 'ok' then ok = ok + tonumber(fields[i + 1])
-    else bad = bad + tonumber(fields[i + 1]) end
+  for _, b in ipairs(recent()) do
+    if b == 1 then bad = bad + 1 else ok = ok + 1 end
   end
   return ok, bad
+end
+
+-- Failures in a row, forgotten when the last one is a whole window old.
+local function streak()
+  if now - tonumber(get('streakAt', '0')) > windowMs then return 0 end
+  return tonumber(get('streak', '0'))
+end
+
+-- Why bad failures among n recent outcomes and inRow failures in a row open a zone, or nil.
+local function opens(bad, n, inRow)
+  if n >= minOutcomes and bad / n >= failureRate then return 'failure rate reached' end
+  if inRow >= minOutcomes then return inRow .. ' failures in a row' end
+  return nil
+end
+
+-- The fewest further failures, in a row, that would open a closed zone (the streak rule caps it at minOutcomes).
+local function failuresToOpen()
+  if get('mode', 'auto') ~= 'auto' or get('state', 'closed') ~= 'closed' then return minOutcomes end
+  local list, inRow = recent(), streak()
+  for m = 1, minOutcomes - 1 do
+    local bad, n = m, m
+    for i = 1, math.min(#list, recentMax - m) do
+      bad, n = bad + list[i], n + 1
+    end
+    if opens(bad, n, inRow + m) then return m end
+  end
+  return minOutcomes
 end
 
 local function note(from, to, why, by, always)
@@ -67,10 +116,12 @@ local function enter(state, openMs)
   redis.call('HSET', H, 'state', state, 'since', now)
   if state == 'open' then redis.call('HSET', H, 'openUntil', math.floor(now + openMs)) end
   if state == 'half-open' then redis.call('HSET', H, 'probesGranted', 0, 'probeOk', 0, 'roundAt', now) end
-  if state == 'closed' then
-    redis.call('HSET', H, 'reopens', 0, 'streak', 0)
-    redis.call('DEL', W) -- a clean close starts from a clean window
-  end
+  if state == 'closed' then redis.call('HSET', H, 'reopens', 0, 'streak', 0) end
+end
+
+-- A close by hand starts from a clean slate; a close by probes keeps the recent failures (see RECORD).
+local function forget()
+  redis.call('DEL', R)
 end
 
 local function settleTime()
@@ -80,7 +131,7 @@ local function settleTime()
     local before = effective()
     redis.call('HSET', H, 'mode', 'auto', 'modeReason', 'override expired', 'modeBy', 'vmpool', 'modeAt', now, 'modeUntil', 0)
     -- After a forced open the zone is probed before it is trusted again.
-    if mode == 'forced-open' then enter('half-open') else enter('closed') end
+    if mode == 'forced-open' then enter('half-open') else enter('closed'); forget() end
     note(before, effective(), 'override expired', 'vmpool')
     mode = 'auto'
   end
@@ -101,7 +152,7 @@ local function answer(granted)
   local f = redis.call('HMGET', H, 'mode', 'state', 'openUntil', 'reopens', 'probesGranted', 'modeReason', 'modeBy', 'modeUntil')
   local mode, state = f[1] or 'auto', f[2] or 'closed'
   local out = { effectiveOf(mode, state), state, mode, bad, ok + bad, f[3] or '0',
-    f[4] or '0', f[5] or '0', f[6] or '', f[7] or '', f[8] or '0', granted }
+    f[4] or '0', f[5] or '0', f[6] or '', f[7] or '', f[8] or '0', granted, failuresToOpen() }
   for _, m in ipairs(moves) do table.insert(out, m) end
   return out
 end
@@ -115,34 +166,32 @@ return answer(0)
 `;
 
 /**
- * Records one outcome. ARGV[6] 'ok' or 'bad', ARGV[7] '1' if the machine was
- * a half-open probe, ARGV[8] minOutcomes, ARGV[9] failureRate,
- * ARGV[10] openFor ms, ARGV[11] maxOpenFor ms, ARGV[12] probes.
+ * Records one outcome. ARGV[8] 'ok' or 'bad', ARGV[9] '1' if the machine was
+ * a half-open probe, ARGV[10] openFor ms, ARGV[11] maxOpenFor ms, ARGV[12] probes.
+ * Only a failure opens a closed zone. A zone closed by its probes keeps its
+ * recent failures: a zone that still fails re-opens on its next failure, and
+ * a healed one is trusted fully once its successes outweigh them.
  */
 export const RECORD = `${LIBRARY}
-local outcome, isProbe = ARGV[6], ARGV[7] == '1'
-local minOutcomes, failureRate = tonumber(ARGV[8]), tonumber(ARGV[9])
+local outcome, isProbe = ARGV[8], ARGV[9] == '1'
 local openFor, maxOpenFor, probes = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-redis.call('HINCRBY', W, math.floor(now / bucketMs) .. ':' .. outcome, 1)
-redis.call('PEXPIRE', W, windowMs * 2)
--- Failures since the last success: a zone that just died opens on minOutcomes of them, however many
--- successes the window still holds. A failure a whole window after the previous one starts a new streak.
-local streak = 0
+recent() -- drops outcomes older than the window before the list is capped
+redis.call('LPUSH', R, now .. ':' .. (outcome == 'bad' and '1' or '0'))
+redis.call('LTRIM', R, 0, recentMax - 1)
+redis.call('PEXPIRE', R, windowMs * 2)
+local inRow = 0
 if outcome == 'bad' then
-  if now - tonumber(get('streakAt', '0')) > windowMs then redis.call('HSET', H, 'streak', 0) end
-  streak = redis.call('HINCRBY', H, 'streak', 1)
-  redis.call('HSET', H, 'streakAt', now)
+  inRow = streak() + 1
+  redis.call('HSET', H, 'streak', inRow, 'streakAt', now)
 else
   redis.call('HSET', H, 'streak', 0)
 end
 if get('mode', 'auto') == 'auto' then
   local state = get('state', 'closed')
   local reopens = tonumber(get('reopens', '0'))
-  if state == 'closed' then
+  if state == 'closed' and outcome == 'bad' then
     local ok, bad = totals()
-    local why
-    if ok + bad >= minOutcomes and bad / (ok + bad) >= failureRate then why = 'failure rate reached'
-    elseif streak >= minOutcomes then why = streak .. ' failures in a row' end
+    local why = opens(bad, ok + bad, inRow)
     if why then
       enter('open', math.min(openFor * 2 ^ reopens, maxOpenFor))
       note('closed', 'open', why, 'vmpool')
@@ -163,10 +212,10 @@ end
 return answer(0)
 `;
 
-/** Reserves one probe launch if the zone is half-open with slots left. ARGV[6] probes. Returns granted = 1. */
+/** Reserves one probe launch if the zone is half-open with slots left. ARGV[8] probes. Returns granted = 1. */
 export const RESERVE_PROBE = `${LIBRARY}
 if get('mode', 'auto') == 'auto' and get('state', 'closed') == 'half-open'
-  and tonumber(get('probesGranted', '0')) < tonumber(ARGV[6]) then
+  and tonumber(get('probesGranted', '0')) < tonumber(ARGV[8]) then
   redis.call('HINCRBY', H, 'probesGranted', 1)
   return answer(1)
 end
@@ -174,15 +223,15 @@ return answer(0)
 `;
 
 /**
- * Sets the override. ARGV[6] mode (auto, forced-open, forced-closed),
- * ARGV[7] reason, ARGV[8] who, ARGV[9] until (ms, 0 = no expiry).
+ * Sets the override. ARGV[8] mode (auto, forced-open, forced-closed),
+ * ARGV[9] reason, ARGV[10] who, ARGV[11] until (ms, 0 = no expiry).
  */
 export const SET_MODE = `${LIBRARY}
-local mode, reason, by, untilMs = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local mode, reason, by, untilMs = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local before, previous = effective(), get('mode', 'auto')
 redis.call('HSET', H, 'mode', mode, 'modeReason', reason, 'modeBy', by, 'modeAt', now, 'modeUntil', untilMs)
 if mode == 'auto' and previous == 'forced-open' then enter('half-open') end
-if mode == 'auto' and previous == 'forced-closed' then enter('closed') end
+if mode == 'auto' and previous == 'forced-closed' then enter('closed'); forget() end
 note(before, effective(), 'manual ' .. mode .. ': ' .. reason, by, true)
 return answer(0)
 `;

@@ -7,9 +7,12 @@ export type BreakerMode = 'auto' | 'forced-open' | 'forced-closed';
 
 export interface BreakerSettings {
   window: number;
+  /** A zone is judged on at most this many of its latest outcomes (those younger than `window`). */
+  recentOutcomes: number;
   minOutcomes: number;
   failureRate: number;
   openFor: number;
+  /** Equal to openFor: no growth; longer: each consecutive re-open doubles the period up to it. */
   maxOpenFor: number;
   probes: number;
 }
@@ -31,6 +34,15 @@ export interface ZoneHealth {
   openUntil?: number;
   reopens: number;
   probesGranted: number;
+  /** How many more failures in a row would open the zone (minOutcomes when it is not closed under auto mode). */
+  failuresToOpen: number;
+  /**
+   * At most this many machines whose outcome is not in yet should be in the
+   * zone: a zone with failures against it gets no more than the failures that
+   * would open it, so the launches in flight when it opens are few. Undefined
+   * for a zone with nothing against it (a healthy zone is not throttled).
+   */
+  inFlightLimit?: number;
 }
 
 export interface Transition {
@@ -47,8 +59,6 @@ interface BreakerScripts {
   vmpoolBreakerReserve(...args: (string | number)[]): Promise<Reply>;
   vmpoolBreakerSetMode(...args: (string | number)[]): Promise<Reply>;
 }
-
-const BUCKETS = 30;
 
 /**
  * The zone circuit breaker, kept in Redis so the outcomes any booter observes
@@ -74,8 +84,8 @@ export class ZoneBreaker {
 
   /** Counts one outcome of a machine in `zone`: `bad` for a zone fault or a slow boot. */
   async record(zone: string, outcome: 'ok' | 'bad', options: { probe: boolean; now: number }): Promise<ZoneHealth> {
-    const { minOutcomes, failureRate, openFor, maxOpenFor, probes } = this.settings;
-    const extra = [outcome, options.probe ? '1' : '0', minOutcomes, failureRate, openFor, maxOpenFor, probes];
+    const { openFor, maxOpenFor, probes } = this.settings;
+    const extra = [outcome, options.probe ? '1' : '0', openFor, maxOpenFor, probes];
     return this.parse(zone, await this.redis.vmpoolBreakerRecord(...this.args(zone, options.now), ...extra));
   }
 
@@ -108,15 +118,16 @@ export class ZoneBreaker {
 
   private args(zone: string, now: number): (string | number)[] {
     const key = `${this.prefix}:breaker:${zone}`;
-    const { window, openFor } = this.settings;
+    const { window, openFor, recentOutcomes, minOutcomes, failureRate } = this.settings;
     // A half-open round lasts long enough for its probes to boot or be judged slow.
     const round = Math.max(window, openFor);
-    return [key, `${key}:window`, `${this.prefix}:breaker-audit`, now, zone, Math.max(1_000, Math.floor(window / BUCKETS)), window, round];
+    return [key, `${key}:recent`, `${this.prefix}:breaker-audit`, now, zone, recentOutcomes, window, round, minOutcomes, failureRate];
   }
 
   private parse(zone: string, reply: Reply): ZoneHealth {
-    const [state, autoState, mode, failures, outcomes, openUntil, reopens, probesGranted, modeReason, modeBy, modeUntil] = reply.map(String);
+    const [state, autoState, mode, failures, outcomes, openUntil, reopens, probesGranted, modeReason, modeBy, modeUntil, , failuresToOpen] = reply.map(String);
     const n = Number(outcomes);
+    const toOpen = Number(failuresToOpen);
     const health: ZoneHealth = {
       zone,
       state: state as BreakerState,
@@ -131,8 +142,10 @@ export class ZoneBreaker {
       openUntil: Number(openUntil) || undefined,
       reopens: Number(reopens),
       probesGranted: Number(probesGranted),
+      failuresToOpen: toOpen,
+      inFlightLimit: toOpen < this.settings.minOutcomes ? toOpen : undefined,
     };
-    for (const move of reply.slice(12).map(String)) {
+    for (const move of reply.slice(13).map(String)) {
       const [from = '', to = '', why = ''] = move.split('>');
       const fields = { zone, from, to, why, failureRate: Number(health.failureRate.toFixed(3)), outcomes: n };
       this.logger[to === 'open' ? 'warn' : 'info'](fields, `zone ${zone} breaker ${from} -> ${to}: ${why}`);

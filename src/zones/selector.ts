@@ -13,6 +13,8 @@ export interface ZoneCandidate {
   instanceTypes: readonly string[];
   /** False while this process fails fast on the zone's cloud API. */
   reachable: boolean;
+  /** Most machines with no outcome yet the zone may hold (it has failures against it); undefined: no limit. */
+  inFlightLimit?: number;
 }
 
 export interface Placement {
@@ -47,6 +49,9 @@ export function allZonesBlocked(candidates: readonly ZoneCandidate[]): boolean {
  * zone is noticed and used again); open zones get nothing, except that when
  * every zone is open one launch may go to the least-bad zone, at a pace the
  * caller enforces (`allOpenProbe`), so the pool neither stops dead nor storms.
+ * A closed zone with failures against it takes new machines only while its
+ * machines with no outcome yet (`inFlight`, every pool's) stay under its
+ * `inFlightLimit`: the rest go to other zones, or wait for the next reconcile.
  */
 export function selectZones(input: {
   candidates: readonly ZoneCandidate[];
@@ -54,8 +59,9 @@ export function selectZones(input: {
   deficit: number;
   probeSlots: ReadonlyMap<string, number>;
   allOpenProbe: boolean;
+  inFlight?: ReadonlyMap<string, number>;
 }): Selection {
-  const { candidates, counts, deficit, probeSlots } = input;
+  const { candidates, counts, deficit, probeSlots, inFlight } = input;
   const byZone = new Map(candidates.map((c) => [c.zone, c]));
   const placements: Placement[] = [];
   for (const [zone, slots] of probeSlots) {
@@ -64,7 +70,9 @@ export function selectZones(input: {
   }
   const closed = candidates.filter((c) => c.state === 'closed' && usable(c));
   const rest = Math.max(0, deficit - placements.length);
-  for (const zone of spreadZones(closed.map((c) => c.zone), counts, rest)) {
+  const room = new Map<string, number>();
+  for (const c of closed) if (c.inFlightLimit !== undefined) room.set(c.zone, c.inFlightLimit - (inFlight?.get(c.zone) ?? 0));
+  for (const zone of spreadZones(closed.map((c) => c.zone), counts, rest, room)) {
     placements.push({ zone, instanceType: byZone.get(zone)!.instanceTypes[0]!, probe: false });
   }
   const allZonesOpen = closed.length === 0;
@@ -85,17 +93,21 @@ export function leastBad(candidates: readonly ZoneCandidate[]): ZoneCandidate | 
  * evenly: every pick goes to the zone holding the fewest ready or warming
  * machines so far (ties to the earlier zone in `zones`). Leased machines do
  * not count: they are leaving the pool, and the zone they leave needs
- * refilling; nor do slow boots, which the pool no longer counts on.
+ * refilling; nor do slow boots, which the pool no longer counts on. A zone
+ * in `room` takes at most that many picks; when no zone can take one, fewer
+ * than `n` are returned.
  */
-export function spreadZones(zones: readonly string[], counts: PoolCounts, n: number): string[] {
-  if (zones.length === 0) return [];
+export function spreadZones(zones: readonly string[], counts: PoolCounts, n: number, room: ReadonlyMap<string, number> = new Map()): string[] {
   const held = new Map(zones.map((zone) => [zone, WARMING_STATES.reduce((sum, s) => sum + (counts[zone]?.[s] ?? 0), 0) - (counts[zone]?.slow ?? 0)]));
+  const left = new Map(room);
   const picks: string[] = [];
   for (let i = 0; i < n; i++) {
-    let best = zones[0]!;
-    for (const zone of zones) if (held.get(zone)! < held.get(best)!) best = zone;
+    let best: string | undefined;
+    for (const zone of zones) if ((left.get(zone) ?? 1) > 0 && (best === undefined || held.get(zone)! < held.get(best)!)) best = zone;
+    if (best === undefined) break;
     picks.push(best);
     held.set(best, held.get(best)! + 1);
+    if (left.has(best)) left.set(best, left.get(best)! - 1);
   }
   return picks;
 }

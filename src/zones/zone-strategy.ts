@@ -10,6 +10,8 @@ export interface ZoneSignal {
   state: BreakerState;
   failureRate: number;
   openUntil?: number;
+  /** Most machines with no outcome yet the zone should hold; undefined: no limit. */
+  inFlightLimit?: number;
 }
 
 /**

@@ -3,9 +3,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { seededRandom } from '../../src/local/seeded-random.js';
 import { ZoneBreaker, type BreakerSettings } from '../../src/zones/breaker.js';
 
-const settings: BreakerSettings = { window: 300_000, minOutcomes: 5, failureRate: 0.5, openFor: 120_000, maxOpenFor: 600_000, probes: 2 };
+// As shipped (recentOutcomes twice minOutcomes, no growth), with two probes to show they are counted.
+const settings: BreakerSettings = { window: 300_000, recentOutcomes: 10, minOutcomes: 5, failureRate: 0.5, openFor: 120_000, maxOpenFor: 120_000, probes: 2 };
 const quiet = createLogger({ level: 'silent', pretty: false });
 const ZONE = 'sim/zone-b';
 const T0 = 1_700_000_000_000;
@@ -19,9 +21,14 @@ afterAll(async () => {
 });
 
 /** Two breaker clients on two connections sharing one prefix: what two processes see. */
-function twoClients(): [ZoneBreaker, ZoneBreaker] {
+function twoClients(overrides: Partial<BreakerSettings> = {}): [ZoneBreaker, ZoneBreaker] {
   const prefix = `{vmpool-test-${randomBytes(4).toString('hex')}}`;
-  return [new ZoneBreaker(connections[0]!, prefix, settings, quiet), new ZoneBreaker(connections[1]!, prefix, settings, quiet)];
+  const s = { ...settings, ...overrides };
+  return [new ZoneBreaker(connections[0]!, prefix, s, quiet), new ZoneBreaker(connections[1]!, prefix, s, quiet)];
+}
+
+async function succeed(breaker: ZoneBreaker, times: number, now: number, probe = false) {
+  for (let i = 0; i < times; i++) await breaker.record(ZONE, 'ok', { probe, now });
 }
 
 async function fail(breaker: ZoneBreaker, times: number, now: number, probe = false) {
@@ -41,26 +48,43 @@ describe('ZoneBreaker', () => {
     expect((await stateOf(a, T0 + 3_000)).state).toBe('open');
   });
 
-  it('stays closed while the failure rate is below the threshold and no minOutcomes failures come in a row', async () => {
+  it('stays closed while fewer than failureRate of the recent outcomes fail and no minOutcomes failures come in a row', async () => {
     const [a] = twoClients();
-    for (let i = 0; i < 6; i++) await a.record(ZONE, 'ok', { probe: false, now: T0 });
-    for (let i = 0; i < 5; i++) {
+    await succeed(a, 6, T0);
+    for (let i = 0; i < 8; i++) {
       await fail(a, 1, T0);
-      await a.record(ZONE, 'ok', { probe: false, now: T0 });
+      await succeed(a, 2, T0);
     }
-    expect(await stateOf(a, T0)).toMatchObject({ state: 'closed', outcomes: 16, failures: 5 });
+    // One failure in three: never 5 among any 10 in a row.
+    expect(await stateOf(a, T0)).toMatchObject({ state: 'closed', outcomes: 10, failures: 3 });
   });
 
-  it('opens on the failure rate with failures and successes interleaved', async () => {
+  it('opens on the failure rate with failures and successes interleaved, and only ever on a failure', async () => {
     const [a] = twoClients();
     for (const outcome of ['bad', 'bad', 'ok', 'bad'] as const) await a.record(ZONE, outcome, { probe: false, now: T0 });
-    expect((await stateOf(a, T0)).state).toBe('closed');
-    expect(await a.record(ZONE, 'ok', { probe: false, now: T0 })).toMatchObject({ state: 'open', outcomes: 5, failures: 3 });
+    // 3 of 5 failed, but a success never opens a zone.
+    expect(await a.record(ZONE, 'ok', { probe: false, now: T0 })).toMatchObject({ state: 'closed', outcomes: 5, failures: 3 });
+    expect(await a.record(ZONE, 'bad', { probe: false, now: T0 })).toMatchObject({ state: 'open', outcomes: 6, failures: 4 });
   });
 
-  it('opens on minOutcomes failures in a row however many successes the window still holds: a zone that just died', async () => {
+  it('judges a zone on its latest recentOutcomes: one that starts failing 60% of boots after a long healthy spell opens within minOutcomes failures', async () => {
     const [a] = twoClients();
-    for (let i = 0; i < 20; i++) await a.record(ZONE, 'ok', { probe: false, now: T0 });
+    await succeed(a, 200, T0);
+    let failures = 0;
+    let health = await stateOf(a, T0);
+    // 60% failures, never more than two in a row: the streak rule alone would not open it.
+    for (const outcome of ['bad', 'ok', 'bad', 'bad', 'ok', 'bad', 'ok', 'bad', 'bad', 'ok'] as const) {
+      health = await a.record(ZONE, outcome, { probe: false, now: T0 + 1 });
+      if (outcome === 'bad') failures++;
+      if (health.state === 'open') break;
+    }
+    expect(health).toMatchObject({ state: 'open', outcomes: 10, failures: 5 });
+    expect(failures).toBe(settings.minOutcomes);
+  });
+
+  it('opens on minOutcomes failures in a row however many successes the recent outcomes still hold: a zone that just died', async () => {
+    const [a] = twoClients({ recentOutcomes: 30 });
+    await succeed(a, 20, T0);
     await fail(a, 4, T0 + 1);
     await a.record(ZONE, 'ok', { probe: false, now: T0 + 2 });
     await fail(a, 4, T0 + 3);
@@ -68,6 +92,41 @@ describe('ZoneBreaker', () => {
     const opened = await a.record(ZONE, 'bad', { probe: false, now: T0 + 4 });
     expect(opened).toMatchObject({ state: 'open', outcomes: 30, failures: 9 });
     expect((await a.audit())[0]).toMatchObject({ from: 'closed', to: 'open', why: '5 failures in a row' });
+  });
+
+  it('keeps a healthy zone with a 5% background failure rate closed over 3,000 outcomes', async () => {
+    const [a] = twoClients();
+    const random = seededRandom(42);
+    let failures = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const bad = random() < 0.05;
+      if (bad) failures++;
+      const health = await a.record(ZONE, bad ? 'bad' : 'ok', { probe: false, now: T0 + i * 100 });
+      expect(health.state, `outcome ${i}`).toBe('closed');
+    }
+    expect(failures).toBeGreaterThan(100);
+    expect((await a.audit()).filter((t) => t.to === 'open')).toEqual([]);
+  });
+
+  it('keeps constant memory per zone: at most recentOutcomes outcomes are stored', async () => {
+    const prefix = `{vmpool-test-${randomBytes(4).toString('hex')}}`;
+    const a = new ZoneBreaker(connections[0]!, prefix, settings, quiet);
+    await succeed(a, 50, T0);
+    await fail(a, 50, T0 + 1);
+    expect(await connections[0]!.keys(`${prefix}:breaker:${ZONE}*`)).toHaveLength(2);
+    expect(await connections[0]!.llen(`${prefix}:breaker:${ZONE}:recent`)).toBe(settings.recentOutcomes);
+  });
+
+  it('reports how many more failures would open a closed zone, and limits its machines in flight to that once it has failures against it', async () => {
+    const [a] = twoClients();
+    await succeed(a, 10, T0);
+    expect(await stateOf(a, T0)).toMatchObject({ failuresToOpen: 5, inFlightLimit: undefined });
+    for (const left of [4, 3, 2, 1]) expect(await a.record(ZONE, 'bad', { probe: false, now: T0 })).toMatchObject({ failuresToOpen: left, inFlightLimit: left });
+    // A success ends the streak; the four failures among the last ten still bring the zone within one of the rate.
+    expect(await a.record(ZONE, 'ok', { probe: false, now: T0 })).toMatchObject({ state: 'closed', failuresToOpen: 1, inFlightLimit: 1 });
+    // Once enough successes follow, the zone is trusted fully again.
+    await succeed(a, 5, T0);
+    expect(await stateOf(a, T0)).toMatchObject({ state: 'closed', failuresToOpen: 5, inFlightLimit: undefined });
   });
 
   it('forgets outcomes older than the window, and a streak of failures a window apart', async () => {
@@ -98,11 +157,36 @@ describe('ZoneBreaker', () => {
     await a.record(ZONE, 'ok', { probe: true, now: later + 2 });
     expect((await stateOf(a, later + 3)).state).toBe('half-open');
     const closed = await a.record(ZONE, 'ok', { probe: true, now: later + 4 });
-    expect(closed).toMatchObject({ state: 'closed', reopens: 0, outcomes: 0 });
+    // The recent failures are kept: the zone is closed on probation, one machine in flight at a time.
+    expect(closed).toMatchObject({ state: 'closed', reopens: 0, outcomes: 8, failures: 6, failuresToOpen: 1, inFlightLimit: 1 });
   });
 
-  it('re-opens on a failed probe for twice as long each time, capped at maxOpenFor, and resets after a clean close', async () => {
+  it('re-opens a zone closed by its probes on its next failure, while its recent outcomes still hold the failures', async () => {
+    const [a] = twoClients({ probes: 1 });
+    await fail(a, 5, T0);
+    const later = T0 + settings.openFor;
+    expect(await a.reserveProbe(ZONE, later)).toBe(true);
+    expect((await a.record(ZONE, 'ok', { probe: true, now: later + 1 })).state).toBe('closed');
+    const reopened = await a.record(ZONE, 'bad', { probe: false, now: later + 2 });
+    expect(reopened).toMatchObject({ state: 'open', openUntil: later + 2 + settings.openFor });
+    expect((await a.audit())[0]).toMatchObject({ from: 'closed', to: 'open', why: 'failure rate reached' });
+  });
+
+  it('re-opens on a failed probe for openFor again each time, however long the zone keeps failing', async () => {
     const [a] = twoClients();
+    await fail(a, 5, T0);
+    let now = T0 + settings.openFor;
+    for (let round = 0; round < 4; round++) {
+      expect(await a.reserveProbe(ZONE, now)).toBe(true);
+      const reopened = await a.record(ZONE, 'bad', { probe: true, now });
+      expect(reopened).toMatchObject({ state: 'open', reopens: round + 1 });
+      expect(reopened.openUntil! - now).toBe(settings.openFor);
+      now = reopened.openUntil!;
+    }
+  });
+
+  it('with maxOpenFor above openFor, re-opens for twice as long each time up to it, and resets after a clean close', async () => {
+    const [a] = twoClients({ maxOpenFor: 600_000 });
     await fail(a, 5, T0);
     let now = T0 + settings.openFor;
     const expected = [240_000, 480_000, 600_000, 600_000];

@@ -70,6 +70,20 @@ describe('parseConfig', () => {
     expect(problems[0]).toMatch(/^pools\.0\.schedule\.1\.cron: expected a cron pattern like "0 20 \* \* 1-5" in time zone UTC, got "every night"/);
   });
 
+  it('ships a breaker that judges a zone on its last 2 x minOutcomes outcomes, never grows its open period, and sends one probe', () => {
+    const { breaker } = parseConfig(rawDefaults());
+    expect(breaker).toMatchObject({ minOutcomes: 5, recentOutcomes: 10, openFor: 120_000, maxOpenFor: 120_000, probes: 1 });
+  });
+
+  it('keeps an operator\'s maxOpenFor and recentOutcomes, and names either when it is below what it must cover', () => {
+    const { breaker } = parseConfig(mergeDeep(rawDefaults(), { breaker: { maxOpenFor: '30m', recentOutcomes: 20 } }));
+    expect(breaker).toMatchObject({ maxOpenFor: 1_800_000, recentOutcomes: 20 });
+    expect(problemsOf({ breaker: { openFor: '2m', maxOpenFor: '1m', recentOutcomes: 4 } })).toEqual([
+      'breaker.recentOutcomes: expected null (twice minOutcomes) or at least minOutcomes (5), got 4',
+      'breaker.maxOpenFor: expected null (no growth) or at least openFor (2m), got 1m',
+    ]);
+  });
+
   it('requires a token when the environment requires one', () => {
     expect(problemsOf({ http: { requireToken: true } })).toEqual(['http.token: required when http.requireToken is true (set API_TOKEN)']);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { STATES } from '../../src/machines/machine.js';
 import type { CountKey } from '../../src/machines/store.js';
-import { launchDeficit } from '../../src/pool/planner.js';
+import { launchDeficit, unresolvedByZone } from '../../src/pool/planner.js';
 
 const totals = (some: Partial<Record<CountKey, number>>) =>
   ({ ...Object.fromEntries([...STATES, 'slow'].map((s) => [s, 0])), ...some }) as Record<CountKey, number>;
@@ -36,5 +36,21 @@ describe('launchDeficit', () => {
 
   it('never returns a negative number above target', () => {
     expect(launchDeficit({ warm: 1, max: 4 }, totals({ ready: 3 }))).toBe(0);
+  });
+});
+
+describe('unresolvedByZone', () => {
+  it('counts machines whose outcome may still be to come, per zone, over every pool given', () => {
+    const small = { 'sim/zone-a': { requested: 1, launching: 1, booting: 2, preparing: 1, ready: 5, leased: 3 }, 'sim/zone-b': { booting: 1 } };
+    const large = { 'sim/zone-b': { launching: 2, terminating: 1, terminated: 7 } };
+    expect(unresolvedByZone([small, large])).toEqual(new Map([['sim/zone-a', 5], ['sim/zone-b', 3]]));
+  });
+
+  it('counts failed machines until they are terminated: a booter reports a failure just after recording it', () => {
+    expect(unresolvedByZone([{ 'sim/zone-b': { booting: 1, failed: 2 } }])).toEqual(new Map([['sim/zone-b', 3]]));
+  });
+
+  it('leaves out slow boots: their failure is already counted against the zone', () => {
+    expect(unresolvedByZone([{ 'sim/zone-b': { booting: 3, slow: 2 } }])).toEqual(new Map([['sim/zone-b', 1]]));
   });
 });

@@ -24,6 +24,12 @@ describe('spreadZones', () => {
     expect(spreadZones(zones, counts, 1)).toEqual(['sim/zone-a']);
   });
 
+  it('gives a zone with room no more picks than its room, the rest to the others, and stops when no zone has room', () => {
+    expect(spreadZones(zones, {}, 6, new Map([['sim/zone-b', 1]]))).toEqual(['sim/zone-a', 'sim/zone-b', 'sim/zone-c', 'sim/zone-a', 'sim/zone-c', 'sim/zone-a']);
+    expect(spreadZones(['sim/zone-b'], {}, 3, new Map([['sim/zone-b', 2]]))).toEqual(['sim/zone-b', 'sim/zone-b']);
+    expect(spreadZones(['sim/zone-b'], {}, 3, new Map([['sim/zone-b', -1]]))).toEqual([]);
+  });
+
   it('returns nothing when there is no zone or nothing to launch', () => {
     expect(spreadZones([], {}, 3)).toEqual([]);
     expect(spreadZones(zones, {}, 0)).toEqual([]);
@@ -64,6 +70,21 @@ describe('selectZones', () => {
     const candidates = [candidate('sim/zone-a'), candidate('sim/zone-b', { state: 'half-open' })];
     const { placements } = selectZones({ candidates, counts: {}, deficit: 0, probeSlots: new Map([['sim/zone-b', 1]]), allOpenProbe: false });
     expect(placements).toEqual([{ zone: 'sim/zone-b', instanceType: 't3.small', probe: true }]);
+  });
+
+  it('keeps the machines in flight in a zone with failures against it within its inFlightLimit, counting every pool\'s', () => {
+    // Zone b has emptied (its boots fail): the spread alone would send it every new machine.
+    const counts = { 'sim/zone-a': { ready: 4 }, 'sim/zone-b': { booting: 2 }, 'sim/zone-c': { ready: 4 } };
+    const candidates = [candidate('sim/zone-a'), candidate('sim/zone-b', { inFlightLimit: 3 }), candidate('sim/zone-c')];
+    // Two of this pool's and none of another's in flight: one more fits.
+    const one = selectZones({ candidates, counts, deficit: 4, probeSlots: none, allOpenProbe: false, inFlight: new Map([['sim/zone-b', 2]]) });
+    expect(one.placements.map((p) => p.zone)).toEqual(['sim/zone-b', 'sim/zone-a', 'sim/zone-c', 'sim/zone-a']);
+    // Another pool's machine in flight there too: zone b is full.
+    const full = selectZones({ candidates, counts, deficit: 2, probeSlots: none, allOpenProbe: false, inFlight: new Map([['sim/zone-b', 3]]) });
+    expect(full.placements.map((p) => p.zone)).toEqual(['sim/zone-a', 'sim/zone-c']);
+    // No limit: a zone with nothing against it takes its spread share, however many are in flight.
+    const free = selectZones({ candidates: [candidate('sim/zone-b')], counts, deficit: 3, probeSlots: none, allOpenProbe: false, inFlight: new Map([['sim/zone-b', 9]]) });
+    expect(free.placements).toHaveLength(3);
   });
 
   it('uses the next instance type where the preferred one is sold out, and skips zones with none left', () => {
