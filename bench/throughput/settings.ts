@@ -57,7 +57,8 @@ export const POOL = 'small';
  */
 export function clusterOverrides(s: ThroughputSettings): Record<string, unknown> {
   return {
-    sim: { bootDelay: '0ms', bootSpread: '0ms' },
+    // No registries: the pool pulls no agent, and the shipped ones listen on fixed ports another run may hold.
+    sim: { bootDelay: '0ms', bootSpread: '0ms', registries: [] },
     booter: { concurrency: 300, describeEvery: '200ms' },
     // Machines held booting on purpose (the describe figure) must not be judged slow or timed out.
     breaker: { slowBootFloor: '10m' },
