@@ -7,8 +7,9 @@ export type ReapJob = Record<string, never>;
 
 export const QUEUE_NAMES = { reconcile: 'reconcile', launch: 'launch', boot: 'boot', terminate: 'terminate', reap: 'reap' } as const;
 
-// Finished jobs are kept a while for the board and post-mortems, bounded so Redis does not grow.
-const KEEP: DefaultJobOptions = { removeOnComplete: { age: 3_600, count: 1_000 }, removeOnFail: { age: 86_400, count: 5_000 } };
+// Failed jobs are kept a day for post-mortems, bounded so Redis does not grow. Completed ones go at once:
+// a machine's record and log (GET /v1/machines/:id) tell its story, and keeping them cost 4 of a job's 45 commands.
+const KEEP: DefaultJobOptions = { removeOnComplete: true, removeOnFail: { age: 86_400, count: 5_000 } };
 
 /** Retry budgets per kind of work; handlers are idempotent so a retry is always safe. */
 export const JOB_OPTIONS = {

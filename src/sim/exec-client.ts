@@ -99,10 +99,13 @@ export class ExecClient {
     const host = fork(join(packageRoot(), 'dist', 'workers', 'sim-exec-host.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     host.on('message', (event: ExecEvent) => this.running.get(event.id)?.event(event));
     this.idsOf.set(host, new Set());
-    host.on('exit', () => {
+    const gone = () => {
       if (this.host === host) this.host = undefined;
       for (const id of this.idsOf.get(host) ?? []) this.running.get(id)?.ended(null, 'SIGKILL');
-    });
+    };
+    host.on('exit', gone);
+    // A host that could not start (out of processes) emits no exit: its commands end here.
+    host.on('error', gone);
     // Neither the host nor its channel keeps the cloud's process alive: the host goes when the channel closes.
     host.unref();
     host.channel?.unref();
