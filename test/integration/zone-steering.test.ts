@@ -15,12 +15,27 @@ afterEach(async () => {
 const fastBreaker = { breaker: { window: '1m', minOutcomes: 3, failureRate: 0.5, openFor: '1500ms', maxOpenFor: '10s', probes: 1, slowBootFloor: '5s' } };
 const status = async () => (await (await fetch(`${system!.app.url}/v1/status`)).json()) as Status;
 const zoneState = async (zone: string) => (await status()).zones.find((z) => z.zone === zone)?.state;
+/** One short build: a ready machine (if any) leased and released, so the pool launches its replacement. */
+async function churnOneMachine(): Promise<void> {
+  const leased = await fetch(`${system!.app.url}/v1/pools/small/leases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"wait":"0s"}' });
+  const body = (await leased.json()) as { id?: string };
+  if (leased.status === 200 && body.id) await (await fetch(`${system!.app.url}/v1/leases/${body.id}`, { method: 'DELETE' })).arrayBuffer();
+}
 
 describe('zone steering on the simulated cloud', () => {
   it('keeps the pool full from healthy zones while one fails every boot, probes it, and uses it again once healed', async () => {
     system = await startSystem({ ...fastBreaker, ...onePool({ warm: 4, max: 8 }) }, undefined, (sim) => sim.faults.set('zone-b', { bootFail: 1 }));
     const { app, config } = system;
-    await waitFor(async () => (await zoneState('sim/zone-b')) === 'open', { what: 'zone b to open' });
+    // A zone with failures against it takes few machines at a time; if the pool fills from a and c first, it
+    // takes no more. Builds (lease, release: a replacement each) keep machines going until its failures open it.
+    await waitFor(
+      async () => {
+        if ((await zoneState('sim/zone-b')) === 'open') return true;
+        await churnOneMachine();
+        return false;
+      },
+      { what: 'zone b to open' },
+    );
     const [opened] = (await app.breaker.audit()).filter((t) => t.to === 'open').reverse();
     expect(opened).toMatchObject({ zone: 'sim/zone-b', from: 'closed', why: 'failure rate reached', outcomes: 3, failureRate: 1 });
     const pool = await waitFor(async () => ((await status()).pools[0]!.machines.ready === 4 ? (await status()).pools[0] : undefined), { what: 'the pool to fill from zones a and c' });
