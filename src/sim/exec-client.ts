@@ -64,18 +64,17 @@ class RemoteCommand extends EventEmitter implements VmCommand {
  */
 export class ExecClient {
   private host: ChildProcess | undefined;
-  private readonly running = new Map<number, RemoteCommand>();
   /** The commands each host runs: a host that dies ends its own, not those of its successor. */
-  private readonly idsOf = new WeakMap<ChildProcess, Set<number>>();
+  private readonly commandsOf = new WeakMap<ChildProcess, Map<number, RemoteCommand>>();
   private nextId = 0;
 
   spawn(args: string[], options: { cwd: string; env: Record<string, string | undefined> }): VmCommand {
     const id = ++this.nextId;
     const host = this.started();
     const command = new RemoteCommand(id, (request) => host.connected && host.send(request));
-    this.running.set(id, command);
-    this.idsOf.get(host)?.add(id);
-    command.once('close', () => (this.running.delete(id), this.idsOf.get(host)?.delete(id)));
+    const commands = this.commandsOf.get(host)!;
+    commands.set(id, command);
+    command.once('close', () => commands.delete(id));
     host.send({ t: 'spawn', id, args, cwd: options.cwd, env: options.env } satisfies ExecRequest);
     return command;
   }
@@ -97,11 +96,12 @@ export class ExecClient {
   private started(): ChildProcess {
     if (this.host?.connected) return this.host;
     const host = fork(join(packageRoot(), 'dist', 'workers', 'sim-exec-host.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    host.on('message', (event: ExecEvent) => this.running.get(event.id)?.event(event));
-    this.idsOf.set(host, new Set());
+    const commands = new Map<number, RemoteCommand>();
+    this.commandsOf.set(host, commands);
+    host.on('message', (event: ExecEvent) => commands.get(event.id)?.event(event));
     const gone = () => {
       if (this.host === host) this.host = undefined;
-      for (const id of this.idsOf.get(host) ?? []) this.running.get(id)?.ended(null, 'SIGKILL');
+      for (const command of commands.values()) command.ended(null, 'SIGKILL');
     };
     host.on('exit', gone);
     // A host that could not start (out of processes) emits no exit: its commands end here.
