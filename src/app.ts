@@ -21,7 +21,7 @@ import { CapacityCache } from './zones/capacity-cache.js';
 import { PoolFlags } from './pool/pool-flags.js';
 import { LeaseWaiters } from './pool/lease-waiters.js';
 import { LeaseHandout } from './pool/lease-handout.js';
-import { tagLeased } from './pool/lease.js';
+import { tagLeased } from './pool/lease-tags.js';
 import { Epoch } from './machines/epoch.js';
 import { closeGracefully } from './http/graceful-close.js';
 import { MachineLog } from './machines/machine-log.js';
@@ -81,13 +81,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   let closing = false;
   const endWaits = new AbortController();
   let http: FastifyInstance | undefined;
+  let handout: LeaseHandout | undefined;
   let url: string | undefined;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       closing = true;
       // Reverse order of construction: stop taking work, then drop what it needed. Each role has the same grace, at once.
-      await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger)]);
+      await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger).then(() => tagsSent(handout, logger))]);
       await closeQueues(queues);
       await redis.quit().catch(() => redis.disconnect());
       zoneStrategy.close?.();
@@ -96,7 +97,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     // The web role first: a port in use fails the start before anything is launched.
     if (roles.includes('web')) {
-      const handout = new LeaseHandout(store, now, (machines) => tagLeased(machines, { providers, logger, now }));
+      handout = new LeaseHandout(store, now, (machines) => tagLeased(machines, { providers, logger, now }));
       http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal, handout });
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address();
@@ -110,6 +111,19 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw err;
   }
   return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, http, url, close };
+}
+
+/** How long lease tags still in flight once the HTTP server has closed may hold the exit (the grace is spent by then). */
+const TAGS_AT_EXIT_MS = 1_000;
+
+/** Lease tags still in flight at shutdown get a moment to land; the reaper writes any that did not. */
+async function tagsSent(handout: LeaseHandout | undefined, logger: Logger): Promise<void> {
+  if (!handout) return;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), TAGS_AT_EXIT_MS)));
+  const sent = await Promise.race([handout.tagsSent().then(() => true), expired]);
+  clearTimeout(timer);
+  if (!sent) logger.warn({ waitedMs: TAGS_AT_EXIT_MS }, 'lease tags still unsent at exit; the reaper writes them');
 }
 
 /** `zones.strategy`: the shared Redis breaker in production; the others for the outage benchmark. */

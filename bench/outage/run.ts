@@ -46,11 +46,11 @@ export interface OutageRun {
 export async function runOutage(bench: BenchEnv, settings: OutageSettings, strategy: ZoneStrategyName, fault: FaultName): Promise<OutageRun> {
   const cluster = await startCluster(bench, { overrides: clusterOverrides(settings, strategy), producers: 2, booters: 2, webs: 1, logLevel: settings.logLevel });
   const problems: string[] = [];
+  const client = new LeaseClient(cluster.apiUrls[0]!, bench.apiToken, POOL);
   try {
     const store = new MachineStore(bench.redis, cluster.prefix);
     await waitFor(async () => totalsByState(await store.counts(POOL)).ready >= settings.warm, { timeoutMs: 60_000, what: 'the pool to fill' });
     const sampler = new Sampler(bench.redis, cluster.prefix, cluster.config.pools[0]!, settings.sampleEveryMs);
-    const client = new LeaseClient(cluster.apiUrls[0]!, bench.apiToken, POOL);
     const load = new PoissonLoad(client, { perSecond: settings.arrivalsPerSecond, holdMs: settings.holdMs, wait: `${settings.leaseWaitMs}ms`, random: seededRandom(settings.seed) });
     const start = Date.now();
     await delay(settings.warmupMs);
@@ -79,6 +79,7 @@ export async function runOutage(bench: BenchEnv, settings: OutageSettings, strat
       problems,
     };
   } finally {
+    client.close();
     problems.push(...(await cluster.stop()));
   }
 }

@@ -51,3 +51,17 @@ export async function leaseBurst(clients: readonly LeaseClient[], concurrency: n
   await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(clients[i % clients.length]!)));
   return { ms, ids, refused };
 }
+
+/** `count` health checks by `concurrency` clients at once: the same load as a lease burst on the cheapest route. */
+export async function healthBurst(clients: readonly LeaseClient[], concurrency: number, count: number): Promise<number[]> {
+  const ms: number[] = [];
+  let next = 0;
+  const worker = async (client: LeaseClient) => {
+    while (next < count) {
+      next++;
+      ms.push(await client.health());
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(clients[i % clients.length]!)));
+  return ms;
+}

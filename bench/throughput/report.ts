@@ -58,6 +58,7 @@ export function throughputReport(results: readonly SetResult[], targets: readonl
     ...['producer', 'booter', 'web', 'redis'].map((who) => [`peak memory MB, ${who}`, ...cell((r) => String(r.peakMemoryMb[who] ?? '-'))]),
     ['lease latency p50 / p99 ms, 50 at once', ...cell((r) => `${r.leaseLatencyMs.p50} / ${r.leaseLatencyMs.p99}`)],
     ['lease latency p50 / p99 ms, one at a time', ...cell((r) => `${r.leaseLatencyAloneMs.p50} / ${r.leaseLatencyAloneMs.p99}`)],
+    ['HTTP floor p50 / p99 ms, GET /healthz 50 at once', ...cell((r) => `${r.httpFloorMs.p50} / ${r.httpFloorMs.p99}`)],
     ...['RunInstances', 'DescribeInstances', 'TerminateInstances', 'CreateTags'].map((a) => [`${a}/lifecycle`, ...cell((r) => perLifecycle(r, a))]),
     ['idle: Redis commands/s', ...cell((r) => (r.idle.redis.total / r.idle.seconds).toFixed(0))],
     ['idle: control plane CPU ms/s', ...cell((r) => (CONTROL_PLANE.reduce((sum, who) => sum + (r.idle.cpuMs[who] ?? 0), 0) / r.idle.seconds).toFixed(0))],

@@ -7,7 +7,7 @@ import { LeaseClient } from '../lease-client.js';
 import { machineRecords } from '../machine-records.js';
 import { readProc } from '../proc-stats.js';
 import { spread, type Spread } from '../stats.js';
-import { ClosedLoop, leaseBurst } from './closed-loop.js';
+import { ClosedLoop, healthBurst, leaseBurst } from './closed-loop.js';
 import { clusterOverrides, POOL, type ThroughputSettings } from './settings.js';
 import { interval, snapshot, type Interval } from './snapshot.js';
 import { monitorCommands, type MonitorCount } from './monitor.js';
@@ -23,6 +23,8 @@ export interface SetResult {
   leaseLatencyMs: Spread & { refused: number };
   /** The same, one request at a time: what one lease costs without queueing behind 49 others. */
   leaseLatencyAloneMs: Spread & { refused: number };
+  /** `GET /healthz` by the same clients, as many at once: what any answer of this web process costs, the floor under a lease's. */
+  httpFloorMs: Spread;
   throughput: Interval & { lifecycles: number; lifecyclesPerSecond: number; clientLeases: number };
   /** A short window under the same load with MONITOR on: round trips per lifecycle, by role. */
   roundTrips: MonitorCount & { lifecycles: number };
@@ -35,9 +37,9 @@ export interface SetResult {
 export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: number): Promise<SetResult> {
   const cluster = await startCluster(bench, { overrides: clusterOverrides(settings), producers: n, booters: n, webs: n, logLevel: settings.logLevel });
   const problems: string[] = [];
+  const clients = cluster.apiUrls.map((url) => new LeaseClient(url, bench.apiToken, POOL));
   try {
     const store = new MachineStore(bench.redis, cluster.prefix);
-    const clients = cluster.apiUrls.map((url) => new LeaseClient(url, bench.apiToken, POOL));
     const filling = Date.now();
     await full(store, settings.warm, 300_000);
     const fillSeconds = (Date.now() - filling) / 1_000;
@@ -47,7 +49,10 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
     const idle = interval(idleStart, await snapshot(bench, cluster));
 
     // One at a time first, on the quiet full pool; then all at once (the replacements they ask for are launched meanwhile).
+    // The health checks first connect every client, as build systems already talking to vmpool are: the burst's
+    // figure is then vmpool's answer, not fifty TCP handshakes, and the checks give the HTTP floor beside it.
     const alone = await leaseBurst(clients, 1, Math.min(30, settings.latencyLeases));
+    const floor = await healthBurst(clients, settings.clients, settings.latencyLeases);
     const burst = await leaseBurst(clients, settings.clients, settings.latencyLeases);
     await Promise.all([...burst.ids, ...alone.ids].map((id, i) => clients[i % clients.length]!.release(id)));
     await full(store, settings.warm, 120_000);
@@ -75,6 +80,7 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
       idle,
       leaseLatencyMs: { ...spread(burst.ms, 2), refused: burst.refused },
       leaseLatencyAloneMs: { ...spread(alone.ms, 2), refused: alone.refused },
+      httpFloorMs: spread(floor, 2),
       throughput: { ...window, lifecycles, lifecyclesPerSecond: Number((lifecycles / window.seconds).toFixed(1)), clientLeases: leasedAfter - leasedBefore },
       roundTrips: { ...monitored, lifecycles: endedBetween(monitorEnd - monitored.seconds * 1_000, monitorEnd) },
       describe,
@@ -82,6 +88,7 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
       problems,
     };
   } finally {
+    for (const client of clients) client.close();
     problems.push(...(await cluster.stop()));
   }
 }

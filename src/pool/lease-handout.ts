@@ -33,20 +33,29 @@ export interface WaitOptions {
  * by one loop per pool: the requests that arrive together (a burst of fifty)
  * cost one lease script call and one tagging call between them, not fifty of
  * each, and requests that wait cost one attempt per tick between them. A
- * machine that becomes ready goes at the next tick.
+ * machine that becomes ready goes at the next tick. Answers wait for Redis
+ * only; the tagging call follows them.
  */
 export class LeaseHandout {
   private readonly queues = new Map<string, Waiting[]>();
+  /** Leases answered while a tagging call is in flight: they go out together in the next call. */
+  private untagged: Machine[] = [];
+  private tagging: Promise<void> | undefined;
 
   /**
-   * @param tagLeased writes the leases onto the instances before anyone is answered
-   *   (what a rebuild after a Redis loss reads); it must not throw.
+   * @param tagLeased writes the leases onto the instances (what a rebuild after a
+   *   Redis loss reads), started once they are answered; it must not throw.
    */
   constructor(
     private readonly store: Pick<MachineStore, 'leaseMany'>,
     private readonly now: () => number,
-    private readonly tagLeased: (machines: readonly Machine[]) => Promise<void> = () => Promise.resolve(),
+    private readonly tagLeased: (machines: readonly Machine[]) => Promise<unknown> = () => Promise.resolve(),
   ) {}
+
+  /** Resolves once every lease answered so far has had its tagging call (landed or failed): a web process waits for it before it exits. */
+  async tagsSent(): Promise<void> {
+    await this.tagging;
+  }
 
   /** Requests of `pool` (for `agentVersion`, if given) waiting here now. */
   waiting(pool: string, agentVersion?: string): number {
@@ -83,7 +92,6 @@ export class LeaseHandout {
       const batch = queue.slice(0, MAX_BATCH);
       for (const waiting of batch) waiting.trying = true;
       const machines = await this.store.leaseMany(pool, this.now(), batch.length, agentVersion).catch(() => []);
-      if (machines.length > 0) await this.tagLeased(machines);
       const untried = queue.some((w) => !w.tried && !batch.includes(w));
       // Oldest first. A machine leased for a client that left meanwhile is still handed over: the caller releases it, as it would any late answer.
       for (const [i, waiting] of batch.entries()) {
@@ -98,11 +106,36 @@ export class LeaseHandout {
           waiting.onWait = undefined;
         }
       }
+      // After the answers: a build never waits for the cloud's API.
+      if (machines.length > 0) this.tag(machines);
       // A full batch may have more behind it; newcomers get their first attempt at once.
       if (machines.length === batch.length || untried) continue;
       const soonest = Math.min(...queue.map((w) => w.deadline));
       await delay(Math.max(0, Math.min(RETRY_MS, soonest - this.now())));
     }
+  }
+
+  private tag(machines: readonly Machine[]): void {
+    this.untagged.push(...machines);
+    this.tagging ??= this.sendTags();
+  }
+
+  /**
+   * One tagging call at a time: a burst of leases answered one after another
+   * costs a few calls, not one each (the cloud SDK's signing and parsing is
+   * most of a lease's CPU in this process, and EC2 throttles mutating calls).
+   */
+  private async sendTags(): Promise<void> {
+    while (this.untagged.length > 0) {
+      const batch = this.untagged;
+      this.untagged = [];
+      try {
+        await this.tagLeased(batch);
+      } catch {
+        // tagLeased logs its own failures; the reaper writes a tag that did not land.
+      }
+    }
+    this.tagging = undefined;
   }
 
   private drop(queue: Waiting[], waiting: Waiting): void {

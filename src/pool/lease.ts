@@ -4,12 +4,10 @@ import type { Machine } from '../machines/machine.js';
 import { requestReconcile } from '../queues.js';
 import { enqueueTermination } from './terminate.js';
 import type { LeaseHandout } from './lease-handout.js';
-import { TAGS } from '../providers/provider.js';
-import { splitZoneId } from '../providers/zone-id.js';
 import { describeError } from '../errors.js';
 
 export type ReleaseDeps = Pick<AppDeps, 'store' | 'queues' | 'logger' | 'now'>;
-export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'providers' | 'logger' | 'now'> & {
+export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'logger' | 'now'> & {
   /** This process's waiting requests, served oldest first. */
   handout: LeaseHandout;
 };
@@ -20,7 +18,7 @@ export type LeaseDeps = Pick<AppDeps, 'store' | 'queues' | 'waiters' | 'provider
  * once instead of at the next scheduled tick; a request that has to wait
  * counts as demand, raising the pool's target (up to max) while it waits.
  * With `agentVersion`, only a machine carrying that build agent version will do.
- * The machine comes tagged as leased on its instance (the handout does it).
+ * The handout tags the instance as leased right after the answer (`tagLeased`).
  */
 export async function leaseMachine(pool: string, waitMs: number, deps: LeaseDeps, signal?: AbortSignal, agentVersion?: string): Promise<Machine | undefined> {
   const deadline = deps.now() + waitMs;
@@ -44,34 +42,6 @@ export async function leaseMachine(pool: string, waitMs: number, deps: LeaseDeps
   } finally {
     if (waiting && (await waiting.registered)) await deps.waiters.end(pool, waiting.id);
   }
-}
-
-/**
- * Writes the leases onto the instances themselves, so a rebuild after a Redis
- * loss knows a build may be running there and keeps it alive: one call per
- * provider for every machine leased together. Awaited before the leases are
- * answered (a lease the cloud does not know of is what that rebuild would
- * kill); a failure is logged, not fatal: the leases themselves are valid.
- */
-export async function tagLeased(machines: readonly Machine[], deps: Pick<LeaseDeps, 'providers' | 'logger' | 'now'>): Promise<void> {
-  const byProvider = new Map<string, Machine[]>();
-  for (const machine of machines) {
-    if (!machine.instanceId) continue;
-    const name = splitZoneId(machine.zone).provider;
-    byProvider.set(name, [...(byProvider.get(name) ?? []), machine]);
-  }
-  await Promise.all(
-    [...byProvider].map(async ([name, leased]) => {
-      const provider = deps.providers.get(name);
-      if (!provider) return;
-      // Leased together, so leased at the same instant.
-      const tags = { [TAGS.state]: 'leased', [TAGS.leasedAt]: new Date(leased[0]!.leasedAt ?? deps.now()).toISOString() };
-      await provider.tag(leased.map((m) => m.instanceId!), tags).catch((err: unknown) => {
-        const ids = leased.map((m) => m.id);
-        deps.logger.warn({ machineIds: ids, pool: leased[0]!.pool, error: describeError(err) }, 'could not tag the leased instances; a Redis loss now could not tell they are leased');
-      });
-    }),
-  );
 }
 
 export type ReleaseResult = { ok: true; machine: Machine } | { ok: false; reason: 'not-found' | 'not-leased'; state?: string };

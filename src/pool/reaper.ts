@@ -7,6 +7,7 @@ import { act, type ActionDeps } from './reaper-actions.js';
 import { instanceFates, reapOrphans, takeInventories, type InventoryDeps } from './reaper-inventory.js';
 import { isOverdue, judge, pacedRecycling } from './reaper-rules.js';
 import { withRunLock } from './run-lock.js';
+import { tagLeased, untaggedLeases } from './lease-tags.js';
 
 export type ReaperDeps = InventoryDeps & ActionDeps & Pick<AppDeps, 'epoch'>;
 
@@ -29,6 +30,8 @@ export interface ReapSummary {
   bootsResumed: number;
   /** Leases whose answer never left the api, terminated. */
   unansweredLeases: number;
+  /** Leased instances the cloud listed without their lease tag, tagged again. */
+  leaseTagsRepaired: number;
 }
 
 /** Every state the reaper judges: all but terminated. */
@@ -54,7 +57,7 @@ export async function reapOnce(deps: ReaperDeps): Promise<ReapSummary | undefine
 }
 
 async function reap(deps: ReaperDeps): Promise<ReapSummary> {
-  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0 };
+  const summary: ReapSummary = { orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0, leaseTagsRepaired: 0 };
   const inventories = await takeInventories(deps);
   for (const inventory of inventories.values()) {
     // A cloud refusing a termination must not keep the registry's own checks from running.
@@ -70,6 +73,7 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   const fates = await instanceFates(machines.map((m) => m.machine), inventories, deps);
   const touched = new Set<string>();
   const now = deps.now();
+  summary.leaseTagsRepaired = await repairLeaseTags(machines.map((m) => m.machine), inventories, now, deps);
   const verdicts = machines.map(({ machine, pool }) => ({
     machine,
     pool,
@@ -92,6 +96,14 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   await deps.redis.set(`${deps.config.redis.prefix}:reaper:last`, JSON.stringify({ at: now, summary }));
   if (Object.values(summary).some((n) => n > 0)) deps.logger.info(summary, 'reaper run');
   return summary;
+}
+
+/** A lease whose tag never landed would be taken for a free machine by a rebuild after a Redis loss. */
+async function repairLeaseTags(machines: readonly Machine[], inventories: Awaited<ReturnType<typeof takeInventories>>, now: number, deps: ReaperDeps): Promise<number> {
+  const untagged = untaggedLeases(machines, inventories, now);
+  if (untagged.length === 0) return 0;
+  deps.logger.warn({ machineIds: untagged.map((m) => m.id) }, 'reaper: leased instances without their lease tag; tagging them');
+  return tagLeased(untagged, deps);
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {

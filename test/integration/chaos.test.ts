@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { LIVE_STATES, STATES, type MachineState } from '../../src/machines/machine.js';
 import { MachineStore, totalsByState, type CountKey } from '../../src/machines/store.js';
 import { lastReaperRun } from '../../src/pool/reaper.js';
+import { LEASE_TAG_GRACE_MS } from '../../src/pool/lease-tags.js';
 import { seededRandom } from '../../src/local/seeded-random.js';
 import { TAGS } from '../../src/providers/provider.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
@@ -198,6 +199,18 @@ async function expectCloudMatchesStore(ec2: EC2Client, prefix: string, totals: R
   expect(running).toHaveLength(totals.ready + totals.leased);
 }
 
+/** (a') Every leased machine's instance says so, for a rebuild after a Redis loss: a lease whose tag a kill cut off is tagged by the reaper. */
+async function expectLeasesTagged(ec2: EC2Client, prefix: string): Promise<void> {
+  const untagged = async () => {
+    const leased = (await allMachines(prefix)).filter((m) => m.state === 'leased').map((m) => m.instanceId);
+    const tagged = new Set((await simInstances(ec2, [{ Name: `tag:${TAGS.state}`, Values: ['leased'] }])).map((i) => i.instanceId));
+    return leased.filter((id) => !id || !tagged.has(id));
+  };
+  await waitFor(async () => (await untagged()).length === 0, { what: 'every lease tagged on its instance', timeoutMs: LEASE_TAG_GRACE_MS + 20_000 }).catch(async (err: Error) => {
+    throw new Error(`${err.message}: untagged ${JSON.stringify(await untagged())}`);
+  });
+}
+
 /** (b) Two more reaper runs find nothing to do, and no instance tagged managed is unknown to the store. */
 async function expectReaperFindsNothing(ec2: EC2Client, pc: ProcessConfig, store: MachineStore): Promise<void> {
   const last = () => lastReaperRun({ config: pc.config, redis });
@@ -205,7 +218,7 @@ async function expectReaperFindsNothing(ec2: EC2Client, pc: ProcessConfig, store
     const before = (await last())?.at ?? 0;
     await waitFor(async () => ((await last())?.at ?? 0) > before, { what: `reaper run ${run}`, timeoutMs: 15_000 });
   }
-  expect((await last())?.summary).toEqual({ orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0 });
+  expect((await last())?.summary).toEqual({ orphansMarked: 0, orphansTerminated: 0, stuckFailed: 0, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0, leaseTagsRepaired: 0 });
   const managed = await simInstances(ec2, [{ Name: `tag:${TAGS.managed}`, Values: ['true'] }]);
   const records = await store.getMany(managed.map((i) => i.tags[TAGS.machineId] ?? ''));
   const unknown = managed.filter((i) => {
@@ -256,6 +269,7 @@ describe('crash safety under kill -9', () => {
       });
       const t3 = Date.now();
       await expectCloudMatchesStore(ec2, pc.prefix, final);
+      await expectLeasesTagged(ec2, pc.prefix);
       await expectReaperFindsNothing(ec2, pc, store);
       await expectSettled(pc.prefix, store);
 

@@ -10,6 +10,7 @@ import type { Machine } from '../../src/machines/machine.js';
 import { TAGS, type Provider } from '../../src/providers/provider.js';
 import { lastReaperRun, overdueLeases, reapOnce, type ReaperDeps } from '../../src/pool/reaper.js';
 import { BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, UNKNOWN_GRACE_MS } from '../../src/pool/reaper-rules.js';
+import { LEASE_TAG_GRACE_MS } from '../../src/pool/lease-tags.js';
 import type { Role } from '../../src/app.js';
 import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
 import { runInput } from '../helpers/sim-ec2.js';
@@ -211,6 +212,23 @@ describe('the reaper on the simulated cloud', () => {
     expect(await app.store.get(answered.id)).toMatchObject({ state: 'leased' });
     expect(lines.filter((l) => l.level === 50 && l.machineId === lost.id)).toHaveLength(1);
     await waitFor(() => instanceState(lost.instanceId) === 'terminated', { what: 'the unanswered lease’s instance to terminate' });
+  });
+
+  it('tags a leased instance whose lease tag never landed, once the tag sent with the lease has had its time', async () => {
+    const { app } = await start({ warm: 1, max: 1 });
+    await ready(1);
+    // What an api killed between the answer and its tagging call leaves: a lease the cloud does not know of.
+    const leased = await leaseAnswered(app);
+    const tagOf = () => sim().find((i) => i.instanceId === leased.instanceId)?.tags[TAGS.state];
+    expect(tagOf()).toBeUndefined();
+    const lines: Lines = [];
+    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS - 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(tagOf()).toBeUndefined();
+    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 1, unansweredLeases: 0 });
+    expect(tagOf()).toBe('leased');
+    expect(lines.filter((l) => l.level === 40 && (l.machineIds as string[] | undefined)?.includes(leased.id))).toHaveLength(1);
+    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
   });
 
   it('reports a lease past maxLeaseDuration and leaves the machine running by default', async () => {

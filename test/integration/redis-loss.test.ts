@@ -41,7 +41,8 @@ describe('Redis loss', () => {
     await waitFor(async () => (await status()).machines.ready === 3, { what: 'the pool to fill' });
     const lease = (await (await fetch(`${app.url}/v1/pools/small/leases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { id: string; instanceId: string };
     await waitFor(async () => (await status()).machines.ready === 3, { what: 'the pool to refill after the lease' });
-    expect(sim.instances().find((i) => i.instanceId === lease.instanceId)?.tags[TAGS.state]).toBe('leased');
+    // The tag follows the answer: the lease never waits for the cloud.
+    await waitFor(() => sim.instances().find((i) => i.instanceId === lease.instanceId)?.tags[TAGS.state] === 'leased', { what: 'the lease tag on the instance' });
 
     const lostAt = Date.now();
     expect(await loseEverything(config.redis.prefix)).toBeGreaterThan(0);

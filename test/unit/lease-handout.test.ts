@@ -105,19 +105,30 @@ describe('LeaseHandout', () => {
     expect(tagged).toEqual([ids]);
   });
 
-  it('answers a request only once its machine is tagged on the instance', async () => {
+  it('answers a request without waiting for the tagging call, and tells when the tags it sent have landed', async () => {
     const store = fakeStore();
     store.ready.push(machine('m-1'));
     let tagDone = () => undefined as void;
     const tagging = new Promise<void>((resolve) => (tagDone = resolve));
-    let answered = false;
-    const handout = new LeaseHandout(store, Date.now, () => tagging);
-    const answer = handout.wait('small', Date.now()).then((m) => ((answered = true), m));
-    await waitFor(() => store.attempts === 1);
+    let tagged: string[] = [];
+    const handout = new LeaseHandout(store, Date.now, (machines) => ((tagged = machines.map((m) => m.id)), tagging));
+    expect((await handout.wait('small', Date.now()))?.id).toBe('m-1');
+    expect(tagged).toEqual(['m-1']);
+    let sent = false;
+    const allSent = handout.tagsSent().then(() => (sent = true));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(answered).toBe(false);
+    expect(sent).toBe(false);
     tagDone();
-    expect((await answer)?.id).toBe('m-1');
+    await allSent;
+    expect(sent).toBe(true);
+  });
+
+  it('still answers when the tagging call fails', async () => {
+    const store = fakeStore();
+    store.ready.push(machine('m-1'));
+    const handout = new LeaseHandout(store, Date.now, () => Promise.reject(new Error('cloud API down')));
+    expect((await handout.wait('small', Date.now()))?.id).toBe('m-1');
+    await handout.tagsSent();
   });
 
   it('gives a request that may not wait exactly one attempt, and calls it waiting only when it may wait', async () => {
