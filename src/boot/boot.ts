@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { abortScope } from '../abort-scope.js';
 import type { PoolConfig } from '../config.js';
 import type { Machine, MachineUpdate } from '../machines/machine.js';
 import { splitZoneId } from '../providers/zone-id.js';
@@ -38,13 +39,11 @@ class BootFailure extends Error {
 export async function bootMachine(id: string, deps: BootDeps, shutdown?: AbortSignal): Promise<void> {
   // One listener on the process-wide shutdown signal per boot, removed when the boot ends:
   // the boot's own signal carries the many listeners (watcher, SSH, session) and dies with it.
-  const own = new AbortController();
-  const forward = () => own.abort(shutdown?.reason);
-  shutdown?.addEventListener('abort', forward, { once: true });
+  const own = abortScope(shutdown);
   try {
     await boot(id, deps, own.signal);
   } finally {
-    shutdown?.removeEventListener('abort', forward);
+    own.dispose();
   }
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseDuration, formatDuration } from '../duration.js';
 import type { Machine } from '../machines/machine.js';
 import { leaseMachine, releaseMachine } from '../pool/lease.js';
+import { abortScope } from '../abort-scope.js';
 import { readStatus } from '../status.js';
 import type { ServerDeps } from './server.js';
 import { registerZoneRoutes } from './zone-routes.js';
@@ -65,11 +66,13 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     if (waitMs > config.http.maxLeaseWait) {
       return reply.code(400).send({ error: 'bad-request', message: `wait: at most ${formatDuration(config.http.maxLeaseWait)} (http.maxLeaseWait), got ${waitText}` });
     }
-    // The client hanging up ends the wait (the request stream's own 'close' fires as soon as the body is read).
+    // The client hanging up ends the wait (the request stream's own 'close' fires as soon as the body is read);
+    // so does the end of the shutdown grace.
     const aborted = new AbortController();
     reply.raw.once('close', () => aborted.abort());
+    const wait = abortScope(aborted.signal, deps.shutdown);
     const started = deps.now();
-    const machine = await leaseMachine(pool.name, waitMs, deps, AbortSignal.any([aborted.signal, deps.shutdown]), agentVersion);
+    const machine = await leaseMachine(pool.name, waitMs, deps, wait.signal, agentVersion).finally(() => wait.dispose());
     metrics.leaseWait.observe({ pool: pool.name, result: machine ? 'leased' : 'timeout' }, (deps.now() - started) / 1000);
     // The grace ran out while waiting: another instance may have a machine.
     if (!machine && deps.shutdown.aborted) return answerShuttingDown(reply, { closeConnection: false });

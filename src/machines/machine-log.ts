@@ -17,24 +17,42 @@ export interface MachineLogEntry {
 const MAX_ENTRIES = 100;
 
 /**
+ * KEYS[1] the log; ARGV[1] entry, ARGV[2] max entries, ARGV[3] retention ms.
+ * One script: the entry and its expiry land together, and the trim runs only when the cap is passed
+ * (three commands an entry where MULTI, RPUSH, LTRIM, PEXPIRE, EXEC were five).
+ */
+const APPEND = `
+if redis.call('RPUSH', KEYS[1], ARGV[1]) > tonumber(ARGV[2]) then redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+`;
+
+interface LogScripts {
+  vmpoolLogAppend(key: string, entry: string, max: number, retentionMs: number): Promise<unknown>;
+}
+
+/**
  * What ran on each machine during prepare and what it printed, in Redis, so
  * `GET /v1/machines/:id` shows why a machine failed (or which registry served
  * it) from any process. Kept as long as the machine's record.
  */
 export class MachineLog {
+  private readonly redis: Redis & LogScripts;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
     private readonly retentionMs = 24 * 3_600_000,
-  ) {}
+  ) {
+    redis.defineCommand('vmpoolLogAppend', { numberOfKeys: 1, lua: APPEND });
+    this.redis = redis as Redis & LogScripts;
+  }
 
   private key(id: string): string {
     return `${this.prefix}:machine-log:${id}`;
   }
 
   async append(id: string, entry: MachineLogEntry): Promise<void> {
-    const key = this.key(id);
-    await this.redis.multi().rpush(key, JSON.stringify(entry)).ltrim(key, -MAX_ENTRIES, -1).pexpire(key, this.retentionMs).exec();
+    await this.redis.vmpoolLogAppend(this.key(id), JSON.stringify(entry), MAX_ENTRIES, this.retentionMs);
   }
 
   async read(id: string): Promise<MachineLogEntry[]> {

@@ -15,10 +15,16 @@
 /** Return codes shared by the scripts; mapped to `StoreResult` in store.ts. */
 export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4 } as const;
 
-// Shared body: moves machine `id` to `to`, keeping indexes and counts exact.
+// Shared body: moves machine `id` to `to`, keeping indexes and counts exact. `rec` is the record's
+// { pool, zone, state, slow } as read(key) returned it, read once by the caller to check the state it leaves;
+// `fields` are more field, value pairs written with the state in one HSET.
 const MOVE = `
-local function move(prefix, id, key, to, now, retention)
-  local pool, zone, from, slow = unpack(redis.call('HMGET', key, 'pool', 'zone', 'state', 'slow'))
+local function read(key)
+  return redis.call('HMGET', key, 'pool', 'zone', 'state', 'slow')
+end
+
+local function move(prefix, id, key, rec, to, now, retention, fields)
+  local pool, zone, from, slow = rec[1], rec[2], rec[3], rec[4]
   local counts = prefix .. ':counts:' .. pool
   local booting = { booting = true, preparing = true }
   if slow == '1' and booting[from] and not booting[to] then
@@ -28,7 +34,7 @@ local function move(prefix, id, key, to, now, retention)
   if redis.call('HINCRBY', counts, zone .. '|' .. from, -1) <= 0 then
     redis.call('HDEL', counts, zone .. '|' .. from)
   end
-  redis.call('HSET', key, 'state', to, 'stateSince', now)
+  redis.call('HSET', key, 'state', to, 'stateSince', now, unpack(fields or {}))
   if to == 'terminated' then
     redis.call('PEXPIRE', key, retention)
   else
@@ -48,13 +54,13 @@ end
  */
 export const TRANSITION = `${MOVE}
 local key = KEYS[1]
-local state = redis.call('HGET', key, 'state')
+local rec = read(key)
+local state = rec[3]
 if not state then return {${CODE.NOT_FOUND}, ''} end
 if not string.find(',' .. ARGV[6] .. ',', ',' .. state .. ',', 1, true) then
   return {${CODE.WRONG_STATE}, state}
 end
-if #ARGV > 6 then redis.call('HSET', key, unpack(ARGV, 7)) end
-move(ARGV[1], ARGV[2], key, ARGV[3], ARGV[4], ARGV[5])
+move(ARGV[1], ARGV[2], key, rec, ARGV[3], ARGV[4], ARGV[5], { unpack(ARGV, 7) })
 return {${CODE.OK}, state}
 `;
 
@@ -96,19 +102,18 @@ return ${CODE.OK}
 export const LEASE = `${MOVE}
 local want = tonumber(ARGV[4])
 local leased = {}
-local function take(id, key)
+local function take(id, key, rec)
   -- The answer is pending until the api has written it: one that never left is found by the reaper.
-  redis.call('HSET', key, 'leasedAt', ARGV[2], 'leaseAnswer', 'pending')
-  move(ARGV[1], id, key, 'leased', ARGV[2], 0)
+  move(ARGV[1], id, key, rec, 'leased', ARGV[2], 0, { 'leasedAt', ARGV[2], 'leaseAnswer', 'pending' })
   leased[#leased + 1] = redis.call('HGETALL', key)
 end
 if ARGV[3] ~= '' then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if #leased >= want then break end
     local key = ARGV[1] .. ':machine:' .. id
-    local state, version = unpack(redis.call('HMGET', key, 'state', 'agentVersion'))
-    if state == 'ready' and version == ARGV[3] then take(id, key)
-    elseif state ~= 'ready' then redis.call('ZREM', KEYS[1], id) end
+    local rec = redis.call('HMGET', key, 'pool', 'zone', 'state', 'slow', 'agentVersion')
+    if rec[3] == 'ready' and rec[5] == ARGV[3] then take(id, key, rec)
+    elseif rec[3] ~= 'ready' then redis.call('ZREM', KEYS[1], id) end
   end
   return leased
 end
@@ -117,7 +122,8 @@ while #leased < want do
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     local key = ARGV[1] .. ':machine:' .. id
-    if redis.call('HGET', key, 'state') == 'ready' then take(id, key)
+    local rec = read(key)
+    if rec[3] == 'ready' then take(id, key, rec)
     -- An index entry without its record (expired, or lost writes): drop it and look again.
     else redis.call('ZREM', KEYS[1], id) end
   end

@@ -71,11 +71,17 @@ export class LeaseHandout {
     const { signal, agentVersion, onWait } = options;
     if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const waiting: Waiting = { deadline, resolve, onWait, tried: false, trying: false, left: false };
       const key = queueKey(pool, agentVersion);
       const queue = this.queues.get(key) ?? [];
+      const onAbort = () => (waiting.trying ? (waiting.left = true) : this.drop(queue, waiting));
+      // Its listener goes with its answer: the signal may outlive the request.
+      const answer = (machine: Machine | undefined) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(machine);
+      };
+      const waiting: Waiting = { deadline, resolve: answer, onWait, tried: false, trying: false, left: false };
       queue.push(waiting);
-      signal?.addEventListener('abort', () => (waiting.trying ? (waiting.left = true) : this.drop(queue, waiting)), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (!this.queues.has(key)) {
         this.queues.set(key, queue);
         void this.serve(pool, agentVersion, queue);

@@ -2,6 +2,7 @@ import CircuitBreaker from 'opossum';
 import { classify, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import { abortScope } from '../abort-scope.js';
 
 /** `cloudApi` from the config, durations in ms. */
 export interface CloudApiGuardOptions {
@@ -170,15 +171,27 @@ export class GuardedProvider implements Provider {
    * with the caller's reason, which is no failure of the endpoint.
    */
   private async guard<T>(call: (options: CallOptions) => Promise<T>, { signal }: CallOptions = {}): Promise<T> {
-    const giveUp = AbortSignal.timeout(this.timeoutMs + ABANDON_AFTER_TIMEOUT_MS);
-    const own = signal ? AbortSignal.any([signal, giveUp]) : giveUp;
-    const attempt = () =>
-      call({ signal: own }).catch((err: unknown) => {
-        throw signal?.aborted ? new CallAbortedError(this.name, signal.reason) : err;
-      });
+    // The caller's signal is often its process's shutdown signal: a scope per call, gone when the call ends.
+    const scope = abortScope(signal);
+    const giveUp = setTimeout(() => scope.abort(new DOMException('the cloud API call was abandoned after the guard’s timeout', 'TimeoutError')), this.timeoutMs + ABANDON_AFTER_TIMEOUT_MS);
+    giveUp.unref();
+    const end = () => {
+      clearTimeout(giveUp);
+      scope.dispose();
+    };
+    let started = false;
+    const attempt = () => {
+      started = true;
+      return call({ signal: scope.signal })
+        .catch((err: unknown) => {
+          throw signal?.aborted ? new CallAbortedError(this.name, signal.reason) : err;
+        })
+        .finally(end);
+    };
     try {
       return (await this.breaker.fire(attempt)) as T;
     } catch (err) {
+      if (!started) end(); // refused without a call (open, shut down)
       if (err instanceof Error && CircuitBreaker.isOurError(err)) {
         const code = (err as ErrorShape).code ?? '';
         throw new CloudApiUnavailableError(this.name, REASON_BY_CODE[code] ?? 'open', { cause: err });

@@ -1,8 +1,11 @@
 import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import { abortScope } from '../abort-scope.js';
 
 interface Waiting {
   instanceIds: readonly string[];
   signal?: AbortSignal;
+  /** Its listener on `signal` (often the process's shutdown signal): removed once it is sent. */
+  onAbort?: () => void;
   resolve(confirmed: Set<string>): void;
   reject(err: unknown): void;
 }
@@ -32,7 +35,10 @@ export class TerminateCoalescer implements Provider {
       const waiting: Waiting = { instanceIds, signal, resolve, reject };
       this.waiting.push(waiting);
       // Giving up while waiting for its turn (the shutdown): answered at once, never sent.
-      signal?.addEventListener('abort', () => this.giveUp(waiting, abortError(signal)), { once: true });
+      if (signal) {
+        waiting.onAbort = () => this.giveUp(waiting, abortError(signal));
+        signal.addEventListener('abort', waiting.onAbort, { once: true });
+      }
       if (!this.inFlight) void this.send();
     });
   }
@@ -48,16 +54,17 @@ export class TerminateCoalescer implements Provider {
     while (this.waiting.length > 0) {
       const batch = this.waiting;
       this.waiting = [];
+      for (const w of batch) if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
       const signals = batch.flatMap((w) => (w.signal ? [w.signal] : []));
+      // Callers abandon a call only at the end of their shutdown grace, all at once: any one aborting ends it.
+      const scope = signals.length > 0 ? abortScope(...signals) : undefined;
       try {
-        // Callers abandon a call only at the end of their shutdown grace, all at once: any one aborting ends it.
-        const confirmed = await this.inner.terminate(
-          batch.flatMap((w) => w.instanceIds),
-          signals.length > 0 ? { signal: AbortSignal.any(signals) } : {},
-        );
+        const confirmed = await this.inner.terminate(batch.flatMap((w) => w.instanceIds), scope ? { signal: scope.signal } : {});
         for (const w of batch) w.resolve(new Set(w.instanceIds.filter((id) => confirmed.has(id))));
       } catch (err) {
         for (const w of batch) w.reject(err);
+      } finally {
+        scope?.dispose();
       }
     }
     this.inFlight = false;

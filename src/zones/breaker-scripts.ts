@@ -35,9 +35,34 @@ local now, zone, recentMax, windowMs, roundMs = tonumber(ARGV[1]), ARGV[2], tonu
 local minOutcomes, failureRate = tonumber(ARGV[6]), tonumber(ARGV[7])
 local moves = {}
 
+-- The zone's hash, read once per script (HGETALL) and kept in step with every write: a script reads
+-- a dozen fields, and one read instead of a dozen is most of an outcome's Redis commands.
+local fields = nil
+local function load()
+  if not fields then
+    fields = {}
+    local flat = redis.call('HGETALL', H)
+    for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  end
+  return fields
+end
+
 local function get(field, default)
-  local v = redis.call('HGET', H, field)
-  if not v then return default end
+  local v = load()[field]
+  if v == nil then return default end
+  return v
+end
+
+local function hset(...)
+  local args = { ... }
+  redis.call('HSET', H, unpack(args))
+  local f = load()
+  for i = 1, #args, 2 do f[args[i]] = tostring(args[i + 1]) end
+end
+
+local function hincrby(field, by)
+  local v = redis.call('HINCRBY', H, field, by)
+  load()[field] = tostring(v)
   return v
 end
 
@@ -52,18 +77,33 @@ local function effective()
 end
 
 -- The recent outcomes, newest first, as 1 (failed) or 0; outcomes older than the window are dropped.
+-- Read once per script (the time is the script's own); pushOutcome and forget keep it in step.
+local recentList = nil
 local function recent()
+  if recentList then return recentList end
   local list = redis.call('LRANGE', R, 0, recentMax - 1)
-  local out = {}
+  recentList = {}
   for i, entry in ipairs(list) do
     local at, bad = string.match(entry, '^(%-?%d+):(%d)$')
     if tonumber(at) <= now - windowMs then
       if i == 1 then redis.call('DEL', R) else redis.call('LTRIM', R, 0, i - 2) end
       break
     end
-    out[i] = tonumber(bad)
+    recentList[i] = tonumber(bad)
   end
-  return out
+  return recentList
+end
+
+-- Adds the newest outcome, capped at recentMax; the list expires with its zone's last outcome.
+local function pushOutcome(bad)
+  local list = recent()
+  redis.call('LPUSH', R, now .. ':' .. bad)
+  table.insert(list, 1, bad)
+  if #list > recentMax then
+    redis.call('LTRIM', R, 0, recentMax - 1)
+    list[#list] = nil
+  end
+  redis.call('PEXPIRE', R, windowMs * 2)
 end
 
 local function totals()
@@ -113,15 +153,16 @@ end
 
 -- Moves the automatic state; callers note() the effective change.
 local function enter(state, openMs)
-  redis.call('HSET', H, 'state', state, 'since', now)
-  if state == 'open' then redis.call('HSET', H, 'openUntil', math.floor(now + openMs)) end
-  if state == 'half-open' then redis.call('HSET', H, 'probesGranted', 0, 'probeOk', 0, 'roundAt', now) end
-  if state == 'closed' then redis.call('HSET', H, 'reopens', 0, 'streak', 0) end
+  if state == 'open' then hset('state', state, 'since', now, 'openUntil', math.floor(now + openMs))
+  elseif state == 'half-open' then hset('state', state, 'since', now, 'probesGranted', 0, 'probeOk', 0, 'roundAt', now)
+  elseif state == 'closed' then hset('state', state, 'since', now, 'reopens', 0, 'streak', 0)
+  else hset('state', state, 'since', now) end
 end
 
 -- A close by hand starts from a clean slate; a close by probes keeps the recent failures (see RECORD).
 local function forget()
   redis.call('DEL', R)
+  recentList = {}
 end
 
 local function settleTime()
@@ -129,7 +170,7 @@ local function settleTime()
   local modeUntil = tonumber(get('modeUntil', '0'))
   if mode ~= 'auto' and modeUntil > 0 and now >= modeUntil then
     local before = effective()
-    redis.call('HSET', H, 'mode', 'auto', 'modeReason', 'override expired', 'modeBy', 'vmpool', 'modeAt', now, 'modeUntil', 0)
+    hset('mode', 'auto', 'modeReason', 'override expired', 'modeBy', 'vmpool', 'modeAt', now, 'modeUntil', 0)
     -- After a forced open the zone is probed before it is trusted again.
     if mode == 'forced-open' then enter('half-open') else enter('closed'); forget() end
     note(before, effective(), 'override expired', 'vmpool')
@@ -142,17 +183,15 @@ local function settleTime()
     note('open', 'half-open', 'open period over', 'vmpool')
   elseif state == 'half-open' and now - tonumber(get('roundAt', now)) >= roundMs then
     -- Probes that never reported (launch refused, machine lost) must not wedge the zone.
-    redis.call('HSET', H, 'probesGranted', 0, 'probeOk', 0, 'roundAt', now)
+    hset('probesGranted', 0, 'probeOk', 0, 'roundAt', now)
   end
 end
 
 local function answer(granted)
   local ok, bad = totals()
-  -- One read of every field the answer carries (a missing one is false).
-  local f = redis.call('HMGET', H, 'mode', 'state', 'openUntil', 'reopens', 'probesGranted', 'modeReason', 'modeBy', 'modeUntil')
-  local mode, state = f[1] or 'auto', f[2] or 'closed'
-  local out = { effectiveOf(mode, state), state, mode, bad, ok + bad, f[3] or '0',
-    f[4] or '0', f[5] or '0', f[6] or '', f[7] or '', f[8] or '0', granted, failuresToOpen() }
+  local mode, state = get('mode', 'auto'), get('state', 'closed')
+  local out = { effectiveOf(mode, state), state, mode, bad, ok + bad, get('openUntil', '0'),
+    get('reopens', '0'), get('probesGranted', '0'), get('modeReason', ''), get('modeBy', ''), get('modeUntil', '0'), granted, failuresToOpen() }
   for _, m in ipairs(moves) do table.insert(out, m) end
   return out
 end
@@ -175,16 +214,13 @@ return answer(0)
 export const RECORD = `${LIBRARY}
 local outcome, isProbe = ARGV[8], ARGV[9] == '1'
 local openFor, maxOpenFor, probes = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-recent() -- drops outcomes older than the window before the list is capped
-redis.call('LPUSH', R, now .. ':' .. (outcome == 'bad' and '1' or '0'))
-redis.call('LTRIM', R, 0, recentMax - 1)
-redis.call('PEXPIRE', R, windowMs * 2)
+pushOutcome(outcome == 'bad' and 1 or 0)
 local inRow = 0
 if outcome == 'bad' then
   inRow = streak() + 1
-  redis.call('HSET', H, 'streak', inRow, 'streakAt', now)
+  hset('streak', inRow, 'streakAt', now)
 else
-  redis.call('HSET', H, 'streak', 0)
+  hset('streak', 0)
 end
 if get('mode', 'auto') == 'auto' then
   local state = get('state', 'closed')
@@ -198,12 +234,12 @@ if get('mode', 'auto') == 'auto' then
     end
   elseif state == 'half-open' and isProbe then
     if outcome == 'ok' then
-      if redis.call('HINCRBY', H, 'probeOk', 1) >= probes then
+      if hincrby('probeOk', 1) >= probes then
         enter('closed')
         note('half-open', 'closed', 'probes succeeded', 'vmpool')
       end
     else
-      redis.call('HSET', H, 'reopens', reopens + 1)
+      hset('reopens', reopens + 1)
       enter('open', math.min(openFor * 2 ^ (reopens + 1), maxOpenFor))
       note('half-open', 'open', 'probe failed', 'vmpool')
     end
@@ -216,7 +252,7 @@ return answer(0)
 export const RESERVE_PROBE = `${LIBRARY}
 if get('mode', 'auto') == 'auto' and get('state', 'closed') == 'half-open'
   and tonumber(get('probesGranted', '0')) < tonumber(ARGV[8]) then
-  redis.call('HINCRBY', H, 'probesGranted', 1)
+  hincrby('probesGranted', 1)
   return answer(1)
 end
 return answer(0)
@@ -229,7 +265,7 @@ return answer(0)
 export const SET_MODE = `${LIBRARY}
 local mode, reason, by, untilMs = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local before, previous = effective(), get('mode', 'auto')
-redis.call('HSET', H, 'mode', mode, 'modeReason', reason, 'modeBy', by, 'modeAt', now, 'modeUntil', untilMs)
+hset('mode', mode, 'modeReason', reason, 'modeBy', by, 'modeAt', now, 'modeUntil', untilMs)
 if mode == 'auto' and previous == 'forced-open' then enter('half-open') end
 if mode == 'auto' and previous == 'forced-closed' then enter('closed'); forget() end
 note(before, effective(), 'manual ' .. mode .. ': ' .. reason, by, true)

@@ -1,5 +1,7 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { countCollected } from '../helpers/gc.js';
 import { CloudApiUnavailableError, GuardedProvider, isEndpointFailure } from '../../src/providers/guarded-provider.js';
 import type { Instance, LaunchRequest, Provider } from '../../src/providers/provider.js';
 
@@ -193,6 +195,42 @@ describe('GuardedProvider', () => {
     await expect(guard.describe(['i-1'])).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'timeout' });
     await abandoned;
     expect(inner.describe.mock.calls[0]?.[1]?.signal?.aborted).toBe(true);
+  });
+
+  it('leaves no listener on the caller’s long-lived signal once its calls are over, answered, failed or refused', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    const shutdown = new AbortController();
+    // As the SDK does: a listener on the signal each request is given.
+    inner.launch.mockImplementation((_request, o) => (o?.signal?.addEventListener('abort', () => undefined), Promise.resolve(instance)));
+    for (let i = 0; i < 20; i++) await guard.launch(request, { signal: shutdown.signal });
+    inner.launch.mockRejectedValueOnce(sdkError('InternalError', 500));
+    await expect(guard.launch(request, { signal: shutdown.signal })).rejects.toMatchObject({ name: 'InternalError' });
+    const other = fakeProvider();
+    const opened = guarded(other);
+    await open(opened, other);
+    await expect(opened.launch(request, { signal: shutdown.signal })).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'open' });
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('lets each call’s own signal be collected once the call is over, while the caller’s signal lives on', async () => {
+    vi.useRealTimers();
+    const seen: WeakRef<AbortSignal>[] = [];
+    // Not a vi.fn: its record of calls would hold every signal it was given.
+    const inner: Provider = {
+      ...fakeProvider(),
+      launch: (_request, o) => {
+        o?.signal?.addEventListener('abort', () => undefined); // as the SDK does
+        if (o?.signal) seen.push(new WeakRef(o.signal));
+        return Promise.resolve(instance);
+      },
+    };
+    const guard = guarded(inner);
+    const shutdown = new AbortController();
+    for (let i = 0; i < 50; i++) await guard.launch(request, { signal: shutdown.signal });
+    expect(seen).toHaveLength(50);
+    // AbortSignal.any([caller, timeout]) kept every one of them alive as long as the caller's signal.
+    expect(await countCollected(seen)).toBeGreaterThanOrEqual(45);
   });
 
   it('logs each state change once: warn with the provider on open, info on half-open and close', async () => {

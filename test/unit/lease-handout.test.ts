@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machines/machine.js';
 import { LeaseHandout } from '../../src/pool/lease-handout.js';
@@ -121,6 +122,16 @@ describe('LeaseHandout', () => {
     tagDone();
     await allSent;
     expect(sent).toBe(true);
+  });
+
+  it('leaves no listener on a request’s signal once it is answered or has given up', async () => {
+    const store = fakeStore();
+    store.ready.push(machine('m-1'));
+    const handout = new LeaseHandout(store, Date.now);
+    const shutdown = new AbortController();
+    expect((await handout.wait('small', Date.now(), { signal: shutdown.signal }))?.id).toBe('m-1');
+    expect(await handout.wait('small', Date.now(), { signal: shutdown.signal })).toBeUndefined();
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 
   it('still answers when the tagging call fails', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Provider } from '../../src/providers/provider.js';
 import { TerminateCoalescer } from '../../src/providers/terminate-coalescer.js';
@@ -66,5 +67,17 @@ describe('TerminateCoalescer', () => {
     expect(calls[1]!.ids).toEqual(['i-3']);
     calls[1]!.settle(['i-3']);
     expect(await kept).toEqual(new Set(['i-3']));
+  });
+
+  it('leaves no listener on its callers’ long-lived signal once their ids are sent', async () => {
+    const { provider, calls } = heldProvider();
+    const coalescer = new TerminateCoalescer(provider);
+    const shutdown = new AbortController();
+    const asked = [coalescer.terminate(['i-1'], { signal: shutdown.signal }), coalescer.terminate(['i-2'], { signal: shutdown.signal })];
+    calls[0]!.settle(['i-1']);
+    await waitFor(() => calls.length === 2);
+    calls[1]!.settle(['i-2']);
+    await Promise.all(asked);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 });
