@@ -3,6 +3,7 @@ import { parseDuration, formatDuration } from '../duration.js';
 import type { Machine } from '../machines/machine.js';
 import { leaseMachine, releaseMachine } from '../pool/lease.js';
 import { abortScope } from '../abort-scope.js';
+import { LeaseConfirmations } from '../pool/lease-confirmations.js';
 import { readStatus } from '../status.js';
 import type { ServerDeps } from './server.js';
 import { registerZoneRoutes } from './zone-routes.js';
@@ -38,6 +39,7 @@ interface LeaseRequest {
 
 export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
   const { config, store, metrics } = deps;
+  const confirmations = new LeaseConfirmations(store, deps.logger);
 
   app.get('/v1/status', () => readStatus(deps));
 
@@ -86,9 +88,7 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
       deps.logger.warn({ machineId: machine.id, pool: pool.name }, 'client left before the lease answer; machine released');
       return reply;
     }
-    reply.raw.once('finish', () => {
-      store.confirmLeaseAnswered(machine.id).catch((err: unknown) => deps.logger.warn({ err, machineId: machine.id }, 'could not record the lease answer'));
-    });
+    reply.raw.once('finish', () => confirmations.confirm(machine.id));
     deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone, agentVersion: machine.agentVersion }, 'machine leased');
     return reply.code(200).send(leaseView(machine, config.ssh.user));
   });

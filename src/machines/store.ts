@@ -144,7 +144,15 @@ export class MachineStore {
 
   /** The lease's answer has left the api: the client knows its machine. A no-op on a missing record. */
   async confirmLeaseAnswered(id: string): Promise<void> {
-    await this.redis.hdel(this.key(id), 'leaseAnswer');
+    await this.confirmLeasesAnswered([id]);
+  }
+
+  /** The same for many answers, in one round trip. */
+  async confirmLeasesAnswered(ids: readonly string[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hdel(this.key(id), 'leaseAnswer');
+    const failed = ((await pipeline.exec()) ?? []).find(([err]) => err)?.[0];
+    if (failed) throw failed;
   }
 
   /** Marks a booting machine slow (once): it no longer counts toward the warm target. */

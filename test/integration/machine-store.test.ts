@@ -97,6 +97,16 @@ describe('MachineStore', () => {
     expect((await store.leaseMany('small', 10_000, 5, '1.6.0')).map((m) => m.id)).toEqual(['m-canary']);
   });
 
+  it('marks a lease pending until its answer is recorded, many answers at once, and ignores an unknown id', async () => {
+    const store = freshStore();
+    for (const id of ['m-1', 'm-2', 'm-3']) await readyMachine(store, id);
+    const leased = await store.leaseMany('small', 5_000, 3);
+    expect(leased.map((m) => m.leaseAnswer)).toEqual(['pending', 'pending', 'pending']);
+    await store.confirmLeasesAnswered(['m-1', 'm-3', 'm-unknown']);
+    expect([(await store.get('m-1'))?.leaseAnswer, (await store.get('m-2'))?.leaseAnswer, (await store.get('m-3'))?.leaseAnswer]).toEqual([undefined, 'pending', undefined]);
+    expect(await store.get('m-unknown')).toBeUndefined();
+  });
+
   it('drops a terminated machine from indexes and counts but keeps its record for a while', async () => {
     const store = freshStore();
     await readyMachine(store, 'm-1');
