@@ -244,6 +244,7 @@ export const configSchema = z
     producer: z.strictObject({
       reconcileEvery: duration(),
       launchConcurrency: wholeNumber(1),
+      /** Unused since terminations are swept in batches; still accepted so existing configs load. */
       terminateConcurrency: wholeNumber(1),
       /** A fatal launch error (bad credentials, bad image id) halts the pool's launches this long, unless resumed sooner. */
       fatalPause: duration(),

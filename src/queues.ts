@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 export interface ReconcileJob { pool: string }
 export interface MachineJob { machineId: string }
 export type ReapJob = Record<string, never>;
+/** One run that ends every machine marked terminating (all pools): no payload. */
+export type TerminateJob = Record<string, never>;
 
 export const QUEUE_NAMES = { reconcile: 'reconcile', launch: 'launch', boot: 'boot', terminate: 'terminate', reap: 'reap' } as const;
 
@@ -16,8 +18,9 @@ export const JOB_OPTIONS = {
   reconcile: { ...KEEP, removeOnComplete: true, removeOnFail: { count: 100 } },
   launch: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 1_000 } },
   boot: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 1_000 } },
-  // A machine whose termination is not confirmed still bills: keep trying for about an hour.
-  terminate: { ...KEEP, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } },
+  // Not retried itself: a machine whose termination is not confirmed stays terminating, and the next sweep (asked for
+  // by the next termination, or scheduled) tries it again, as long as it takes.
+  terminate: { removeOnComplete: true, removeOnFail: { count: 100 } },
   // Scheduled: a failed run is not retried, the next one comes on schedule.
   reap: { removeOnComplete: true, removeOnFail: { count: 100 } },
 } satisfies Record<keyof typeof QUEUE_NAMES, DefaultJobOptions>;
@@ -26,7 +29,8 @@ export interface Queues {
   reconcile: Queue<ReconcileJob>;
   launch: Queue<MachineJob>;
   boot: Queue<MachineJob>;
-  terminate: Queue<MachineJob>;
+  /** Termination sweeps: asked for whenever a machine is marked terminating, and scheduled as a backstop. */
+  terminate: Queue<TerminateJob>;
   /** The reaper's schedule (no payload): one job per `reaper.every`, run by one producer. */
   reap: Queue<ReapJob>;
 }
@@ -39,7 +43,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     reconcile: make<ReconcileJob>('reconcile'),
     launch: make<MachineJob>('launch'),
     boot: make<MachineJob>('boot'),
-    terminate: make<MachineJob>('terminate'),
+    terminate: make<TerminateJob>('terminate'),
     reap: make<ReapJob>('reap'),
   };
 }
@@ -48,10 +52,10 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
 }
 
-/** A pool's extra reconciles are at most one per this period, across every process. */
-const RECONCILE_THROTTLE_MS = 250;
-/** Per reconcile queue (so per app) and pool: when this process last asked, and the ask it owes at the period's end. */
-const asks = new WeakMap<Queue<ReconcileJob>, Map<string, { last: number; owed?: NodeJS.Timeout }>>();
+/** A pool's extra reconciles, and termination sweeps, are at most one per this period, across every process. */
+const ASK_THROTTLE_MS = 250;
+/** Per queue (so per app) and ask: when this process last asked, and the ask it owes at the period's end. */
+const asks = new WeakMap<Queue, Map<string, { last: number; owed?: NodeJS.Timeout }>>();
 
 /**
  * Asks for an extra reconcile of a pool now (after a lease, a failure).
@@ -63,21 +67,37 @@ const asks = new WeakMap<Queue<ReconcileJob>, Map<string, { last: number; owed?:
  * seconds away. The queue deduplicates across processes.
  */
 export async function requestReconcile(queues: Queues, pool: string): Promise<void> {
-  const byPool = asks.get(queues.reconcile) ?? new Map<string, { last: number; owed?: NodeJS.Timeout }>();
-  asks.set(queues.reconcile, byPool);
-  const ask = byPool.get(pool) ?? { last: -Infinity };
-  byPool.set(pool, ask);
-  const wait = ask.last + RECONCILE_THROTTLE_MS - Date.now();
+  await askThrottled(queues.reconcile, `reconcile-${pool}`, { pool });
+}
+
+/**
+ * Asks for a termination sweep now (a machine was marked terminating), with
+ * the same throttle: a burst of releases makes one sweep, and one
+ * TerminateInstances call, not one each. Overlapping sweeps are harmless:
+ * terminating an instance twice is a no-op and the record's last step is a
+ * compare-and-set.
+ */
+export async function requestTerminationSweep(queues: Queues): Promise<void> {
+  await askThrottled(queues.terminate, 'terminate-sweep', {});
+}
+
+async function askThrottled<T>(queue: Queue<T>, id: string, data: T): Promise<void> {
+  const byId = asks.get(queue) ?? new Map<string, { last: number; owed?: NodeJS.Timeout }>();
+  asks.set(queue, byId);
+  const ask = byId.get(id) ?? { last: -Infinity };
+  byId.set(id, ask);
+  const wait = ask.last + ASK_THROTTLE_MS - Date.now();
   if (wait > 0) {
     ask.owed ??= setTimeout(() => {
       ask.owed = undefined;
-      // A queue closed meanwhile (shutdown) has nobody left to reconcile for.
-      requestReconcile(queues, pool).catch(() => undefined);
+      // A queue closed meanwhile (shutdown) has nobody left to ask.
+      askThrottled(queue, id, data).catch(() => undefined);
     }, wait).unref();
     return;
   }
   ask.last = Date.now();
-  await queues.reconcile.add('reconcile', { pool }, { deduplication: { id: `reconcile-${pool}`, ttl: RECONCILE_THROTTLE_MS } });
+  // The job's name is the queue's (reconcile, terminate): names of jobs are not read.
+  await (queue as Queue).add(queue.name, data, { deduplication: { id, ttl: ASK_THROTTLE_MS } });
   // The queue's deduplication period started when the add ran, not when it was sent: the owed ask must come after it.
   ask.last = Date.now();
 }

@@ -179,11 +179,20 @@ export class MachineStore {
     return toMachine(await this.redis.hgetall(this.key(id)));
   }
 
-  /** Machines of a pool in one state, oldest in that state first; only those that entered it before `enteredBefore` if given. */
-  async list(pool: string, state: MachineState, { enteredBefore }: { enteredBefore?: number } = {}): Promise<Machine[]> {
+  /**
+   * Machines of a pool in one state, oldest in that state first; only those
+   * that entered it before `enteredBefore`, and at most `limit`, if given.
+   */
+  async list(pool: string, state: MachineState, { enteredBefore, limit }: { enteredBefore?: number; limit?: number } = {}): Promise<Machine[]> {
     const key = this.stateKey(pool, state);
     // The index's score is when the machine entered the state: old ones are found without reading every record.
-    const ids = enteredBefore === undefined ? await this.redis.zrange(key, 0, -1) : await this.redis.zrangebyscore(key, '-inf', `(${enteredBefore}`);
+    const before = `(${enteredBefore}`;
+    const ids =
+      enteredBefore === undefined
+        ? await this.redis.zrange(key, 0, limit === undefined ? -1 : limit - 1)
+        : limit === undefined
+          ? await this.redis.zrangebyscore(key, '-inf', before)
+          : await this.redis.zrangebyscore(key, '-inf', before, 'LIMIT', 0, limit);
     return [...(await this.getMany(ids)).values()];
   }
 

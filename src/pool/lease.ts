@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
-import { requestReconcile } from '../queues.js';
-import { enqueueTermination } from './terminate.js';
+import { requestReconcile, requestTerminationSweep } from '../queues.js';
+
 import type { LeaseHandout } from './lease-handout.js';
 import { describeError } from '../errors.js';
 
@@ -53,7 +53,7 @@ export async function releaseMachine(id: string, deps: ReleaseDeps): Promise<Rel
   if (machine.state !== 'leased') return { ok: false, reason: 'not-leased', state: machine.state };
   const moved = await deps.store.transition(id, 'terminating', deps.now(), {}, ['leased']);
   if (!moved.ok) return { ok: false, reason: 'not-leased', state: moved.reason === 'wrong-state' ? moved.state : undefined };
-  await enqueueTermination(id, deps.queues);
+  await requestTerminationSweep(deps.queues);
   await requestReconcile(deps.queues, machine.pool);
   return { ok: true, machine: { ...machine, state: 'terminating' } };
 }

@@ -2,7 +2,7 @@ import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
 import type { BootTimes } from '../boot/boot-times.js';
 import { reportBootOutcome } from '../boot/zone-report.js';
-import { addFresh } from '../queues.js';
+import { addFresh, requestTerminationSweep } from '../queues.js';
 import { requestTermination } from './terminate.js';
 import type { InstanceFate, Verdict } from './reaper-rules.js';
 
@@ -77,8 +77,9 @@ async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | 
 }
 
 async function retryTermination(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
-  // Failed but never handed to termination (a crash between the two steps).
-  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await addFresh(deps.redis, deps.queues.terminate, 'terminate', machine.id);
+  // Failed but never handed to termination (a crash between the two steps); or terminating that long: the sweeps
+  // asked for since could not end it (the cloud refusing), and one more is asked for now.
+  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : (await requestTerminationSweep(deps.queues), true);
   if (retried) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: termination overdue; started it again');
   return retried ? 'terminationsRetried' : undefined;
 }

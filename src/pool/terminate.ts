@@ -1,11 +1,14 @@
+import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MachineStore } from '../machines/store.js';
-import type { MachineState, MachineUpdate } from '../machines/machine.js';
+import type { Machine, MachineState, MachineUpdate } from '../machines/machine.js';
 import { TAGS, type Provider } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
-import type { Queues } from '../queues.js';
+import { requestTerminationSweep, type Queues } from '../queues.js';
+import { describeError } from '../errors.js';
 
 export interface TerminateDeps {
+  config: Pick<Config, 'pools'>;
   store: MachineStore;
   queues: Queues;
   providers: ReadonlyMap<string, Provider>;
@@ -13,9 +16,12 @@ export interface TerminateDeps {
   now: () => number;
 }
 
+/** Machines one sweep reads per pool and pass: a sweep keeps going while more wait. */
+const SWEEP_BATCH = 500;
+
 /**
  * Starts the end of a machine: marks it terminating (from whatever state it
- * may leave) and enqueues the job that makes sure the cloud lets it go.
+ * may leave) and asks for a sweep, which makes sure the cloud lets it go.
  */
 export async function requestTermination(
   id: string,
@@ -26,36 +32,77 @@ export async function requestTermination(
 ): Promise<boolean> {
   const moved = await deps.store.transition(id, 'terminating', deps.now(), update, from);
   const already = !moved.ok && moved.reason === 'wrong-state' && moved.state === 'terminating';
-  if (moved.ok || already) await enqueueTermination(id, deps.queues);
+  if (moved.ok || already) await requestTerminationSweep(deps.queues);
   return moved.ok;
 }
 
-/** The job that ends a machine already marked terminating; one per machine (its id is the job id). */
-export async function enqueueTermination(id: string, queues: Queues): Promise<void> {
-  await queues.terminate.add('terminate', { machineId: id }, { jobId: id });
+/** What one sweep did. */
+export interface SweepResult {
+  terminated: number;
+  /** Still terminating after it: the cloud did not confirm, or could not be asked. Tried again by the next sweep. */
+  unconfirmed: number;
 }
 
 /**
- * Terminates a machine's instance and closes its record once the cloud
- * confirms. Idempotent; throws (so the job retries) until confirmed. When the
- * instance id was never recorded (a crash mid-launch), the instance is found
- * by its machine-id tag, so nothing launched is left behind.
+ * Ends every machine marked terminating, in every pool: their instances go
+ * in one TerminateInstances call per provider (not one per machine: EC2
+ * throttles mutating calls per account), and each record is closed once the
+ * cloud confirms. A machine whose instance id was never recorded (a crash
+ * mid-launch) is found by its machine-id tag, so nothing launched is left
+ * behind. Machines marked while it runs are taken in a next pass. Safe to run
+ * in several producers at once. A machine left unconfirmed stays
+ * terminating: the next sweep tries it again, however long the cloud takes.
  */
-export async function terminateMachine(id: string, deps: TerminateDeps, signal?: AbortSignal): Promise<void> {
-  const { store, providers, logger, now } = deps;
-  const machine = await store.get(id);
-  if (!machine || machine.state === 'terminated') return;
-  if (machine.state !== 'terminating') await store.transition(id, 'terminating', now());
-  const provider = providers.get(splitZoneId(machine.zone).provider);
-  if (!provider) throw new Error(`machine ${id}: no provider for zone ${machine.zone}`);
-  const instanceIds = machine.instanceId
-    ? [machine.instanceId]
-    : (await provider.listByTags({ [TAGS.machineId]: id }, { signal })).map((i) => i.instanceId);
-  if (instanceIds.length > 0) {
-    const confirmed = await provider.terminate(instanceIds, { signal });
-    const pending = instanceIds.filter((i) => !confirmed.has(i));
-    if (pending.length > 0) throw new Error(`machine ${id}: termination of ${pending.join(', ')} not confirmed yet`);
+export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSignal): Promise<SweepResult> {
+  const result: SweepResult = { terminated: 0, unconfirmed: 0 };
+  const tried = new Set<string>();
+  for (;;) {
+    const machines: Machine[] = [];
+    for (const pool of deps.config.pools) {
+      const marked = await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + tried.size });
+      machines.push(...marked.filter((m) => !tried.has(m.id)).slice(0, SWEEP_BATCH));
+    }
+    if (machines.length === 0) return result;
+    for (const m of machines) tried.add(m.id);
+    const byProvider = new Map<string, Machine[]>();
+    for (const m of machines) byProvider.set(splitZoneId(m.zone).provider, [...(byProvider.get(splitZoneId(m.zone).provider) ?? []), m]);
+    for (const [name, group] of byProvider) {
+      const ended = await endMachines(name, group, deps, signal);
+      result.terminated += ended;
+      result.unconfirmed += group.length - ended;
+    }
   }
-  await store.transition(id, 'terminated', now(), {}, ['terminating']);
-  logger.info({ machineId: id, pool: machine.pool, zone: machine.zone, instanceId: machine.instanceId }, 'machine terminated');
+}
+
+/** One provider's share of a sweep; returns how many of its machines the cloud confirmed ended. */
+async function endMachines(name: string, machines: readonly Machine[], deps: TerminateDeps, signal?: AbortSignal): Promise<number> {
+  const { store, logger, now } = deps;
+  const provider = deps.providers.get(name);
+  if (!provider) {
+    logger.error({ provider: name, machineIds: machines.map((m) => m.id) }, `machines of unknown provider ${name} cannot be terminated; is it still configured?`);
+    return 0;
+  }
+  try {
+    const instances = new Map<string, string[]>();
+    for (const m of machines) {
+      instances.set(m.id, m.instanceId ? [m.instanceId] : (await provider.listByTags({ [TAGS.machineId]: m.id }, { signal })).map((i) => i.instanceId));
+    }
+    const all = [...instances.values()].flat();
+    const confirmed = all.length > 0 ? await provider.terminate(all, { signal }) : new Set<string>();
+    let ended = 0;
+    for (const m of machines) {
+      if (!instances.get(m.id)!.every((id) => confirmed.has(id))) continue;
+      ended++;
+      // Not ok: another sweep closed it first.
+      if ((await store.transition(m.id, 'terminated', now(), {}, ['terminating'])).ok) {
+        logger.info({ machineId: m.id, pool: m.pool, zone: m.zone, instanceId: m.instanceId }, 'machine terminated');
+      }
+    }
+    if (ended < machines.length) logger.warn({ provider: name, unconfirmed: machines.length - ended }, 'terminations not confirmed yet; the next sweep tries them again');
+    return ended;
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    logger.warn({ provider: name, machines: machines.length, error: describeError(err) }, 'could not terminate; the next sweep tries again');
+    return 0;
+  }
 }

@@ -1,9 +1,9 @@
 import { Worker, type Job } from 'bullmq';
 import type { AppDeps } from '../app-deps.js';
-import { QUEUE_NAMES, requestReconcile, type MachineJob, type ReapJob, type ReconcileJob } from '../queues.js';
+import { QUEUE_NAMES, requestReconcile, requestTerminationSweep, type MachineJob, type ReapJob, type ReconcileJob, type TerminateJob } from '../queues.js';
 import { reconcilePool } from '../pool/reconcile.js';
 import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launch.js';
-import { terminateMachine } from '../pool/terminate.js';
+import { sweepTerminations } from '../pool/terminate.js';
 import { reapOnce } from '../pool/reaper.js';
 import { BootTimes } from '../boot/boot-times.js';
 import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
@@ -32,11 +32,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       { ...common, concurrency: 1 },
     ),
     new Worker<MachineJob>(QUEUE_NAMES.launch, (job, token) => runLaunch(job, token, deps, shutdown.signal), { ...common, ...QUICK_HANDOVER, concurrency: config.producer.launchConcurrency }),
-    new Worker<MachineJob>(QUEUE_NAMES.terminate, (job, token) => handBackAtShutdown(job, token, terminateMachine(job.data.machineId, deps, shutdown.signal), shutdown.signal), {
-      ...common,
-      ...QUICK_HANDOVER,
-      concurrency: config.producer.terminateConcurrency,
-    }),
+    // A sweep cut short by the shutdown is not handed back: what it left stays terminating for the next one.
+    new Worker<TerminateJob>(QUEUE_NAMES.terminate, async () => void (await sweepTerminations(deps, shutdown.signal)), { ...common, ...QUICK_HANDOVER, concurrency: 1 }),
     // A run cut short by the shutdown is not handed back: the next one comes on schedule.
     new Worker<ReapJob>(QUEUE_NAMES.reap, async () => void (await reapOnce({ ...reaperDeps, signal: shutdown.signal })), { ...common, concurrency: 1 }),
   ].map((w: Worker) => watchWorker(w, logger));
@@ -46,6 +43,7 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
     async () => {
       await scheduleReconciles(deps);
       await scheduleReaper(deps);
+      await scheduleTerminationSweeps(deps);
       for (const pool of config.pools) await requestReconcile(queues, pool.name);
     },
     config.producer.reconcileEvery,
@@ -53,6 +51,8 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
   // A first start marks the keyspace (or rebuilds the store) before any reconcile plans a launch.
   await watch.firstCheck;
   await scheduleReaper(deps);
+  await scheduleTerminationSweeps(deps);
+  await requestTerminationSweep(queues);
   for (const pool of config.pools) await requestReconcile(queues, pool.name);
   return {
     close: async () => {
@@ -60,6 +60,15 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
       await closeWorkers(workers, config.shutdown.grace, logger, shutdown);
     },
   };
+}
+
+/**
+ * A sweep per reconcile period besides the ones terminations ask for: what a
+ * sweep left unconfirmed (the cloud refusing, a producer stopped mid-sweep)
+ * is tried again within a period, asked for or not.
+ */
+async function scheduleTerminationSweeps({ config, queues }: ProducerDeps): Promise<void> {
+  await queues.terminate.upsertJobScheduler('terminate-sweep', { every: config.producer.reconcileEvery }, { name: 'terminate', data: {} });
 }
 
 /** Every producer upserts the same scheduler: one reap job per period, whichever producer takes it. */
@@ -76,16 +85,6 @@ async function runLaunch(job: Job<MachineJob>, token: string | undefined, deps: 
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt || isFinal(err)) await abandonLaunch(job.data.machineId, err, deps);
     throw toJobError(err);
-  }
-}
-
-/** A job cut short by the shutdown goes back to its queue, whatever error the abandoned call raised. */
-async function handBackAtShutdown(job: Job, token: string | undefined, work: Promise<void>, shutdown: AbortSignal): Promise<void> {
-  try {
-    await work;
-  } catch (err) {
-    if (shutdown.aborted) return handBack(job, token);
-    throw err;
   }
 }
 

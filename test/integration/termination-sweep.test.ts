@@ -1,0 +1,108 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { MachineStore, totalsByState } from '../../src/machines/store.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { sweepTerminations, type TerminateDeps } from '../../src/pool/terminate.js';
+import { createQueues, closeQueues, type Queues } from '../../src/queues.js';
+import { testConfig } from '../helpers/test-config.js';
+
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** A cloud that answers each TerminateInstances as the test says, and records every call. */
+function scriptedCloud(answers: ((ids: readonly string[]) => Promise<Set<string>>)[]) {
+  const terminateCalls: string[][] = [];
+  const lookups: Record<string, string>[] = [];
+  const provider = {
+    name: 'sim',
+    terminate: (ids: readonly string[]) => {
+      terminateCalls.push([...ids]);
+      return (answers.shift() ?? ((all) => Promise.resolve(new Set(all))))(ids);
+    },
+    listByTags: (tags: Readonly<Record<string, string>>) => {
+      lookups.push({ ...tags });
+      return Promise.resolve([{ instanceId: `i-found-${tags['vmpool:machine-id']}` }]);
+    },
+  } as unknown as Provider;
+  return { provider, terminateCalls, lookups };
+}
+
+async function withStore(run: (deps: TerminateDeps & { queues: Queues }, store: MachineStore) => Promise<void>, provider: Provider): Promise<void> {
+  const config = testConfig();
+  const store = new MachineStore(redis, config.redis.prefix);
+  const queues = createQueues(redis, config.redis.prefix);
+  try {
+    await run({ config, store, queues, providers: new Map([['sim', provider]]), logger: createLogger({ level: 'silent', pretty: false }), now: Date.now }, store);
+  } finally {
+    await closeQueues(queues);
+  }
+}
+
+/** A machine of the default pool marked terminating, with its instance id recorded unless `instanceId` is null. */
+async function terminating(store: MachineStore, pool: string, id: string, instanceId: string | null): Promise<void> {
+  await store.create({ id, pool, zone: 'sim/zone-a', instanceType: 't3.small', imageId: 'ami-1' }, { warm: 100, max: 100 }, Date.now());
+  await store.transition(id, 'launching', Date.now());
+  if (instanceId) await store.transition(id, 'booting', Date.now(), { instanceId });
+  expect((await store.transition(id, 'terminating', Date.now())).ok).toBe(true);
+}
+
+describe('termination sweep', () => {
+  it('ends every machine marked terminating with one TerminateInstances call, finding by tag an instance whose id was never recorded', async () => {
+    const cloud = scriptedCloud([]);
+    await withStore(async (deps, store) => {
+      const pool = deps.config.pools[0]!.name;
+      for (let i = 0; i < 20; i++) await terminating(store, pool, `m-${i}`, `i-${i}`);
+      await terminating(store, pool, 'm-lost', null);
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 21, unconfirmed: 0 });
+      expect(cloud.terminateCalls).toHaveLength(1);
+      expect(cloud.terminateCalls[0]).toHaveLength(21);
+      expect(cloud.terminateCalls[0]).toContain('i-found-m-lost');
+      expect(cloud.lookups).toEqual([{ 'vmpool:machine-id': 'm-lost' }]);
+      expect(totalsByState(await store.counts(pool))).toMatchObject({ terminating: 0, terminated: 0 });
+      expect((await store.get('m-3'))?.state).toBe('terminated');
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 0, unconfirmed: 0 });
+    }, cloud.provider);
+  });
+
+  it('leaves machines the cloud did not confirm, or could not be asked about, terminating for the next sweep', async () => {
+    const cloud = scriptedCloud([
+      () => Promise.reject(Object.assign(new Error('We encountered an internal error'), { name: 'InternalError' })),
+      (ids) => Promise.resolve(new Set(ids.filter((id) => id !== 'i-2'))),
+    ]);
+    await withStore(async (deps, store) => {
+      const pool = deps.config.pools[0]!.name;
+      for (let i = 0; i < 3; i++) await terminating(store, pool, `m-${i}`, `i-${i}`);
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 0, unconfirmed: 3 });
+      expect(totalsByState(await store.counts(pool)).terminating).toBe(3);
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 2, unconfirmed: 1 });
+      expect((await store.get('m-2'))?.state).toBe('terminating');
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 1, unconfirmed: 0 });
+      // Each sweep tried each machine once, however many passes it made.
+      expect(cloud.terminateCalls).toEqual([['i-0', 'i-1', 'i-2'], ['i-0', 'i-1', 'i-2'], ['i-2']]);
+    }, cloud.provider);
+  });
+
+  it('takes machines marked while it runs in a further pass', async () => {
+    let mark: (() => Promise<void>) | undefined;
+    const cloud = scriptedCloud([
+      async (ids) => {
+        await mark?.();
+        return new Set(ids);
+      },
+    ]);
+    await withStore(async (deps, store) => {
+      const pool = deps.config.pools[0]!.name;
+      await terminating(store, pool, 'm-first', 'i-first');
+      mark = () => terminating(store, pool, 'm-later', 'i-later');
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 2, unconfirmed: 0 });
+      expect(cloud.terminateCalls).toEqual([['i-first'], ['i-later']]);
+    }, cloud.provider);
+  });
+});
