@@ -128,8 +128,8 @@ export class LeaseHandout {
 
   /**
    * One tagging call at a time: a burst of leases answered one after another
-   * costs a few calls, not one each (the cloud SDK's signing and parsing is
-   * most of a lease's CPU in this process, and EC2 throttles mutating calls).
+   * costs a few calls, not one each (each call is the cloud SDK's signing and
+   * parsing on this process's CPU, and EC2 throttles mutating calls).
    */
   private async sendTags(): Promise<void> {
     while (this.untagged.length > 0) {
