@@ -34,6 +34,11 @@ export function throughputTargets(results: readonly SetResult[], cores: number):
     { target: '(not the issue\'s) <= 40 commands sent per lifecycle (round trips, a script run counting one)', measured: results.map((r) => `${roundTripsPerLifecycle(r)} (${r.processesPerRole} of each)`).join(', '), met: results.every((r) => roundTripsPerLifecycle(r) <= 40) },
     { target: 'lease p99 < 10 ms (full pool, 50 clients)', measured: results.map((r) => `${r.leaseLatencyMs.p99} ms (${r.processesPerRole} of each)`).join(', '), met: results.every((r) => r.leaseLatencyMs.p99 < 10) },
     {
+      target: '(not the issue\'s) lease p99 <= 10 ms inside vmpool (vmpool_lease_wait_seconds, the same burst)',
+      measured: results.map((r) => `<= ${r.leaseServerP99Ms ?? '-'} ms (${r.processesPerRole} of each)`).join(', '),
+      met: results.every((r) => r.leaseServerP99Ms !== undefined && r.leaseServerP99Ms <= 10),
+    },
+    {
       target: 'DescribeInstances calls/s do not grow with booting machines',
       measured: few && many ? `${few.callsPerSecond}/s with ${few.booting} booting, ${many.callsPerSecond}/s with ${many.booting}` : 'not measured',
       // Twice the machines' worth of growth would be per-machine polling; a jitter of a call or so is a tick's timing.
@@ -59,6 +64,7 @@ export function throughputReport(results: readonly SetResult[], targets: readonl
     ['lease latency p50 / p99 ms, 50 at once', ...cell((r) => `${r.leaseLatencyMs.p50} / ${r.leaseLatencyMs.p99}`)],
     ['lease latency p50 / p99 ms, one at a time', ...cell((r) => `${r.leaseLatencyAloneMs.p50} / ${r.leaseLatencyAloneMs.p99}`)],
     ['HTTP floor p50 / p99 ms, GET /healthz 50 at once', ...cell((r) => `${r.httpFloorMs.p50} / ${r.httpFloorMs.p99}`)],
+    ['lease p99 ms inside vmpool (its histogram), 50 at once', ...cell((r) => `<= ${r.leaseServerP99Ms ?? '-'}`)],
     ...['RunInstances', 'DescribeInstances', 'TerminateInstances', 'CreateTags'].map((a) => [`${a}/lifecycle`, ...cell((r) => perLifecycle(r, a))]),
     ['idle: Redis commands/s', ...cell((r) => (r.idle.redis.total / r.idle.seconds).toFixed(0))],
     ['idle: control plane CPU ms/s', ...cell((r) => (CONTROL_PLANE.reduce((sum, who) => sum + (r.idle.cpuMs[who] ?? 0), 0) / r.idle.seconds).toFixed(0))],

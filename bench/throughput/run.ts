@@ -8,6 +8,7 @@ import { machineRecords } from '../machine-records.js';
 import { readProc } from '../proc-stats.js';
 import { spread, type Spread } from '../stats.js';
 import { ClosedLoop, healthBurst, leaseBurst } from './closed-loop.js';
+import { leaseBuckets, p99BoundMs } from './lease-histogram.js';
 import { clusterOverrides, POOL, type ThroughputSettings } from './settings.js';
 import { interval, snapshot, type Interval } from './snapshot.js';
 import { monitorCommands, type MonitorCount } from './monitor.js';
@@ -25,6 +26,8 @@ export interface SetResult {
   leaseLatencyAloneMs: Spread & { refused: number };
   /** `GET /healthz` by the same clients, as many at once: what any answer of this web process costs, the floor under a lease's. */
   httpFloorMs: Spread;
+  /** The burst's leases as the web processes timed them (`vmpool_lease_wait_seconds`): the bucket bound holding 99%, in ms. */
+  leaseServerP99Ms?: number;
   throughput: Interval & { lifecycles: number; lifecyclesPerSecond: number; clientLeases: number };
   /** A short window under the same load with MONITOR on: round trips per lifecycle, by role. */
   roundTrips: MonitorCount & { lifecycles: number };
@@ -53,7 +56,9 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
     // figure is then vmpool's answer, not fifty TCP handshakes, and the checks give the HTTP floor beside it.
     const alone = await leaseBurst(clients, 1, Math.min(30, settings.latencyLeases));
     const floor = await healthBurst(clients, settings.clients, settings.latencyLeases);
+    const bucketsBefore = await leaseBuckets(cluster.apiUrls);
     const burst = await leaseBurst(clients, settings.clients, settings.latencyLeases);
+    const leaseServerP99Ms = p99BoundMs(bucketsBefore, await leaseBuckets(cluster.apiUrls));
     await Promise.all([...burst.ids, ...alone.ids].map((id, i) => clients[i % clients.length]!.release(id)));
     await full(store, settings.warm, 120_000);
 
@@ -81,6 +86,7 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
       leaseLatencyMs: { ...spread(burst.ms, 2), refused: burst.refused },
       leaseLatencyAloneMs: { ...spread(alone.ms, 2), refused: alone.refused },
       httpFloorMs: spread(floor, 2),
+      leaseServerP99Ms,
       throughput: { ...window, lifecycles, lifecyclesPerSecond: Number((lifecycles / window.seconds).toFixed(1)), clientLeases: leasedAfter - leasedBefore },
       roundTrips: { ...monitored, lifecycles: endedBetween(monitorEnd - monitored.seconds * 1_000, monitorEnd) },
       describe,
