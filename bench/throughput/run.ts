@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
 import { totalsByState, MachineStore, type CountKey } from '../../src/machines/store.js';
 import { waitFor } from '../../src/local/wait-for.js';
 import type { BenchEnv } from '../bench-env.js';
@@ -33,7 +34,7 @@ export interface SetResult {
 }
 
 export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: number): Promise<SetResult> {
-  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings), producers: n, booters: n, webs: n, logLevel: settings.logLevel });
+  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings), producers: n, booters: n, webs: n, logLevel: settings.logLevel, profileDir: settings.profileDir && join(settings.profileDir, `${n}-of-each`) });
   const problems: string[] = [];
   try {
     const store = new MachineStore(bench.redis, cluster.prefix);
