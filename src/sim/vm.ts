@@ -58,7 +58,8 @@ export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   const hostKeyFingerprint = fingerprint(hostKey.parsed.getPublicSSH());
   const logger = options.logger.child({ component: 'sim-vm', address: options.address });
   const state: VmState = { authorized, scratchDir: options.scratchDir, binDirs: options.binDirs ?? [], logger, children: new Set(), connections: new Set() };
-  const ssh = new ssh2.Server({ hostKeys: [hostKey.private] }, (conn) => serveConnection(conn, state));
+  // As { key }: ssh2 reads a bare object so; the parsed key is kept as is, signing with its KeyObject.
+  const ssh = new ssh2.Server({ hostKeys: [{ key: hostKey.parsed }] }, (conn) => serveConnection(conn, state));
   const sockets = new Set<Socket>();
   // Our own TCP server feeding ssh2, so close() can reach (and destroy) every socket.
   const tcp = createServer((socket) => {
