@@ -4,6 +4,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type ServerChannel, type Session } from 'ssh2';
 import { fingerprint, generateEd25519KeyPair } from '../boot/host-key.js';
 import { withKeyObjects } from '../boot/signing-key.js';
+import { coalesceWrites } from '../local/coalesced-writes.js';
 import type { Logger } from '../log.js';
 import { wireTerminal } from './terminal.js';
 import { execClient, type VmCommand } from './exec-client.js';
@@ -65,7 +66,7 @@ export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   const tcp = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (!options.hang) return ssh.injectSocket(socket);
+    if (!options.hang) return ssh.injectSocket(coalesceWrites(socket));
     // Left paused: the client's bytes sit unread, as with an sshd stuck before its banner.
     socket.on('error', (err) => logger.debug({ err }, 'hung ssh connection error'));
   });
