@@ -6,6 +6,7 @@ export interface CommonFlags {
   quick?: boolean;
   out?: string;
   logLevel: string;
+  profile?: string;
 }
 
 /** A benchmark's command with the options every benchmark takes; add its own to it. */
@@ -14,7 +15,8 @@ export function benchCommand(name: string, description: string, quick: string): 
     .description(description)
     .option('--quick', `${quick}; also BENCH_QUICK=1`)
     .option('--out <dir>', 'where the results go (default bench/results)')
-    .option('--log-level <level>', 'log level of the processes', 'warn');
+    .option('--log-level <level>', 'log level of the processes', 'warn')
+    .option('--profile <dir>', 'write a CPU profile of every process into <dir>/<role>-<n>/ (read them with: node dist/bench/profile-summary.js <dir>)');
 }
 
 export function wantsQuick(flags: CommonFlags): boolean {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { loadConfig, mergeDeep, type Config } from '../src/config.js';
 import { freePort } from '../src/local/free-port.js';
 import { waitFor } from '../src/local/wait-for.js';
@@ -14,6 +15,8 @@ export interface ClusterSpec {
   booters: number;
   webs: number;
   logLevel: string;
+  /** Set: every process writes a V8 CPU profile into `<profileDir>/<role>-<n>/` when it exits (see bench/profile-summary.ts). */
+  profileDir?: string;
 }
 
 export interface RoleProcess {
@@ -51,7 +54,8 @@ export async function startCluster(bench: BenchEnv, spec: ClusterSpec): Promise<
   const env = { NODE_CONFIG: JSON.stringify(raw), REDIS_URL: bench.redisUrl, LOG_LEVEL: spec.logLevel, LOG_PRETTY: 'false', HTTP_HOST: '127.0.0.1', API_TOKEN: bench.apiToken };
   const processes: RoleProcess[] = [];
   const start = (role: ProcessRole, extra: Record<string, string> = {}) => {
-    const child = runWorker(SCRIPTS[role], [], { ...env, ...extra });
+    const n = processes.filter((p) => p.role === role).length + 1;
+    const child = runWorker(SCRIPTS[role], [], { ...env, ...extra }, profileArgs(spec.profileDir, `${role}-${n}`));
     bench.adopt(child);
     processes.push({ role, child });
   };
@@ -76,6 +80,11 @@ export async function startCluster(bench: BenchEnv, spec: ClusterSpec): Promise<
     await stop();
     throw err;
   }
+}
+
+// A folder per process: a forked child (the sim's exec host) inherits the flags and writes beside its parent.
+function profileArgs(dir: string | undefined, name: string): string[] {
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(dir, name)}`];
 }
 
 /** Polls `url` until it answers 200; fails as soon as a process has exited. */

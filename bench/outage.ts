@@ -56,6 +56,7 @@ function settingsFrom(flags: Flags): OutageSettings {
       probes: flags.probes ?? base.breaker.probes,
     },
     logLevel: flags.logLevel,
+    profileDir: flags.profile,
   };
 }
 

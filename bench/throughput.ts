@@ -44,6 +44,7 @@ function settingsFrom(flags: Flags): ThroughputSettings {
     booting: [Math.min(base.booting[0], Math.floor(warm / 4)), Math.min(base.booting[1], Math.floor(warm / 2))],
     measureMs,
     logLevel: flags.logLevel,
+    profileDir: flags.profile,
   };
 }
 

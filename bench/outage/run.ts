@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
 import type { Machine } from '../../src/machines/machine.js';
 import { totalsByState, MachineStore } from '../../src/machines/store.js';
 import { createLogger } from '../../src/log.js';
@@ -44,7 +45,7 @@ export interface OutageRun {
 
 /** One compressed day under one strategy and one fault: 2 producers, 2 booters, 1 web, the sim, the benchmark's Redis. */
 export async function runOutage(bench: BenchEnv, settings: OutageSettings, strategy: ZoneStrategyName, fault: FaultName): Promise<OutageRun> {
-  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings, strategy), producers: 2, booters: 2, webs: 1, logLevel: settings.logLevel });
+  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings, strategy), producers: 2, booters: 2, webs: 1, logLevel: settings.logLevel, profileDir: settings.profileDir && join(settings.profileDir, `${fault}-${strategy}`) });
   const problems: string[] = [];
   const client = new LeaseClient(cluster.apiUrls[0]!, bench.apiToken, POOL);
   try {

@@ -38,6 +38,8 @@ export interface OutageSettings {
   capacityTtlMs: number;
   sampleEveryMs: number;
   logLevel: string;
+  /** Set: CPU profiles of every process go here (see bench/cluster.ts). */
+  profileDir?: string;
 }
 
 /**

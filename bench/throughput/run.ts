@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
 import { totalsByState, MachineStore, type CountKey } from '../../src/machines/store.js';
 import { waitFor } from '../../src/local/wait-for.js';
 import type { BenchEnv } from '../bench-env.js';
@@ -38,7 +39,7 @@ export interface SetResult {
 }
 
 export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: number): Promise<SetResult> {
-  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings), producers: n, booters: n, webs: n, logLevel: settings.logLevel });
+  const cluster = await startCluster(bench, { overrides: clusterOverrides(settings), producers: n, booters: n, webs: n, logLevel: settings.logLevel, profileDir: settings.profileDir && join(settings.profileDir, `${n}-of-each`) });
   const problems: string[] = [];
   const clients = cluster.apiUrls.map((url) => new LeaseClient(url, bench.apiToken, POOL));
   try {

@@ -21,6 +21,8 @@ export interface ThroughputSettings {
   booting: [number, number];
   describeWindowMs: number;
   logLevel: string;
+  /** Set: CPU profiles of every process go here (see bench/cluster.ts). */
+  profileDir?: string;
 }
 
 export const DEFAULT_SETTINGS: ThroughputSettings = {

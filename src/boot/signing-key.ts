@@ -10,10 +10,10 @@ import type ssh2 from 'ssh2';
  * Only ed25519 keys, whose signatures take no hash algorithm; any other key
  * is returned untouched.
  */
-export function withKeyObjects(key: ssh2.ParsedKey): ssh2.ParsedKey {
+export function withKeyObjects(key: ssh2.ParsedKey, known: { privateKey?: KeyObject; publicKey?: KeyObject } = {}): ssh2.ParsedKey {
   if (key.type !== 'ssh-ed25519') return key;
-  let publicKey: KeyObject | undefined;
-  let privateKey: KeyObject | undefined;
+  // A key just generated comes with its KeyObjects: none is made from PEM text then.
+  let { publicKey, privateKey } = known;
   // ssh2 expects errors returned, not thrown (its types do not say so).
   if (key.isPrivateKey()) {
     key.sign = ((data: Buffer | string) => attempt(() => sign(null, Buffer.from(data), (privateKey ??= createPrivateKey(key.getPrivatePEM()))))) as ssh2.ParsedKey['sign'];

@@ -1,9 +1,11 @@
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import { fingerprint } from './host-key.js';
 import { withKeyObjects } from './signing-key.js';
 import { sshExec, type ExecOptions, type ExecResult } from './ssh-exec.js';
 import { isLoopback } from '../local/loopback.js';
+import { coalesceWrites } from '../local/coalesced-writes.js';
 
 export { isLoopback } from '../local/loopback.js';
 
@@ -106,6 +108,8 @@ function connectConfig(target: SshTarget, timeoutMs: number, onHostKey: (key: Bu
   return {
     host: target.host,
     port: target.port,
+    // Our own socket, connecting, so the packets ssh2 writes in one turn go out in one send (see coalesced-writes.ts).
+    sock: coalesceWrites(connect({ host: target.host, port: target.port })),
     username: target.username,
     // The parsed key through authHandler (given as privateKey, ssh2 would parse it again on every connection); one attempt.
     authHandler: (_methods, _partial, next) => {

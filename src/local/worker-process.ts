@@ -22,11 +22,12 @@ export interface Child {
  * Starts `dist/workers/<script>` as its own process group (stopped by its
  * id, never by name), as a person runs it: without the NODE_ENV=test of a
  * test runner. Tests and benchmarks run vmpool's roles this way.
+ * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export function runWorker(script: string, args: string[], env: Record<string, string>): Child {
+export function runWorker(script: string, args: string[], env: Record<string, string>, nodeArgs: readonly string[] = []): Child {
   // eslint-disable-next-line no-restricted-properties -- a child inherits this process's environment, as from a shell
   const { NODE_ENV: _testEnv, ...inherited } = process.env;
-  const child = spawn(process.execPath, [join(packageRoot(), 'dist', 'workers', script), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, join(packageRoot(), 'dist', 'workers', script), ...args], {
     env: { ...inherited, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

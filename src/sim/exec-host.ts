@@ -47,10 +47,13 @@ export function serveExecRequests(): void {
     else if (request.t === 'stdin-end') children.get(request.id)?.stdin?.end();
     else killGroup(children.get(request.id), request.signal);
   });
-  process.on('disconnect', () => {
+  const stop = () => {
     for (const child of children.values()) killGroup(child, 'SIGKILL');
     process.exit(0);
-  });
+  };
+  process.on('disconnect', stop);
+  // The cloud's process group stopped (a platform restart): exit normally, so `--cpu-prof` writes its profile.
+  process.on('SIGTERM', stop);
 }
 
 function killGroup(child: ChildProcess | undefined, signal: string): void {

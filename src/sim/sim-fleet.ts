@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { STATE_REASONS, type SimInstance } from './ec2-instance.js';
@@ -86,8 +86,8 @@ export class SimFleet {
   }
 
   private async start(instance: SimInstance, hang: boolean): Promise<void> {
+    // Made by the VM as it starts (one mkdir per VM, not two).
     const scratchDir = join(this.options.rootDir, instance.instanceId);
-    await mkdir(scratchDir, { recursive: true });
     let vm: SimVm;
     try {
       vm = await this.listen(instance, scratchDir, hang);
