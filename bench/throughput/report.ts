@@ -12,6 +12,16 @@ export function cpuPerLifecycle(r: SetResult): Record<string, number> {
   return per;
 }
 
+/**
+ * Lifecycles a second the control plane's own CPU would allow on `cores`
+ * cores if nothing else ran there: in production the cloud, its VMs and the
+ * build systems are other machines, here they share the cores.
+ */
+export function controlPlaneCapacity(r: SetResult, cores: number): number {
+  const ms = cpuPerLifecycle(r)['control plane'] ?? 0;
+  return ms > 0 ? Math.round((cores * 1_000) / ms) : 0;
+}
+
 /** Commands clients sent (a script run is one), per lifecycle, in the MONITOR window. */
 export function roundTripsPerLifecycle(r: SetResult): number {
   const sent = Object.values(r.roundTrips.sentByRole).reduce((sum, n) => sum + n, 0);
@@ -30,6 +40,11 @@ export function throughputTargets(results: readonly SetResult[], cores: number):
   const [few, many] = [describe[0], describe.at(-1)];
   return [
     { target: `>= 200 lifecycles/s on this ${cores}-core machine`, measured: results.map((r) => `${r.throughput.lifecyclesPerSecond}/s with ${r.processesPerRole} of each`).join(', '), met: best.throughput.lifecyclesPerSecond >= 200 },
+    {
+      target: `(not the issue's) >= 200 lifecycles/s of control-plane CPU on ${cores} cores (${cores * 1_000} ms / its CPU ms per lifecycle)`,
+      measured: results.map((r) => `${controlPlaneCapacity(r, cores)}/s with ${r.processesPerRole} of each`).join(', '),
+      met: results.some((r) => controlPlaneCapacity(r, cores) >= 200),
+    },
     { target: '<= 40 Redis commands per lifecycle (INFO commandstats: scripts\' own commands included)', measured: results.map((r) => `${commandsPerLifecycle(r)} (${r.processesPerRole} of each)`).join(', '), met: results.every((r) => commandsPerLifecycle(r) <= 40) },
     { target: '(not the issue\'s) <= 40 commands sent per lifecycle (round trips, a script run counting one)', measured: results.map((r) => `${roundTripsPerLifecycle(r)} (${r.processesPerRole} of each)`).join(', '), met: results.every((r) => roundTripsPerLifecycle(r) <= 40) },
     { target: 'lease p99 < 10 ms (full pool, 50 clients)', measured: results.map((r) => `${r.leaseLatencyMs.p99} ms (${r.processesPerRole} of each)`).join(', '), met: results.every((r) => r.leaseLatencyMs.p99 < 10) },

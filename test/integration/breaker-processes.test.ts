@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { MachineStore, totalsByState } from '../../src/machines/store.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
+import { requestTermination } from '../../src/pool/terminate.js';
+import { closeQueues, createQueues } from '../../src/queues.js';
 import { runWorker } from '../helpers/child.js';
 import { allMachines } from '../helpers/machines.js';
 import { onePool } from '../helpers/system.js';
@@ -35,8 +37,24 @@ describe('the zone breaker across processes', () => {
   it('opens on minOutcomes failures seen by any booter, admits only reserved probes, re-opens for openFor each time, and closes once healed', async () => {
     const { config, prefix, breaker, store, heal } = await startCluster({ warm: 6, max: 12, bootTimeout: '30s' }, { bootFail: 1 });
 
-    // The pool fills from zones a and c while zone b re-opens twice on failed probes.
+    // The pool fills from zones a and c while zone b re-opens twice on failed probes. A zone with failures against it
+    // takes few machines at a time, and a pool full from the others launches none: builds (a lease and a release, a
+    // replacement each) keep machines going until zone b's failures open it.
     await waitFor(async () => totalsByState(await store.counts('small')).ready === 6, { what: 'the pool to fill from zones a and c', timeoutMs: 30_000 });
+    const queues = createQueues(redis, prefix);
+    try {
+      await waitFor(
+        async () => {
+          if ((await oldestFirst(breaker)).some((t) => t.to === 'open')) return true;
+          const built = await store.lease('small', Date.now());
+          if (built) await requestTermination(built.id, { store, queues, now: Date.now });
+          return false;
+        },
+        { what: 'zone b to open', timeoutMs: 30_000, everyMs: 200 },
+      );
+    } finally {
+      await closeQueues(queues);
+    }
     await waitFor(async () => (await oldestFirst(breaker)).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 2, { what: 'two re-opens', timeoutMs: 40_000 });
     const before = await oldestFirst(breaker);
     expect(before[0]).toMatchObject({ from: 'closed', to: 'open', outcomes: config.breaker.minOutcomes, failureRate: 1 });
