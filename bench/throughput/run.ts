@@ -56,6 +56,8 @@ export async function runSet(bench: BenchEnv, settings: ThroughputSettings, n: n
     // The health checks first connect every client, as build systems already talking to vmpool are: the burst's
     // figure is then vmpool's answer, not fifty TCP handshakes, and the checks give the HTTP floor beside it.
     const alone = await leaseBurst(clients, 1, Math.min(30, settings.latencyLeases));
+    // Their replacements launched, booted and ready again: the floor and the burst start from a quiet full pool.
+    await full(store, settings.warm, 120_000);
     const floor = await healthBurst(clients, settings.clients, settings.latencyLeases);
     const bucketsBefore = await leaseBuckets(cluster.apiUrls);
     const burst = await leaseBurst(clients, settings.clients, settings.latencyLeases);
