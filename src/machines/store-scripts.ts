@@ -10,6 +10,8 @@
  *   PREFIX:state:<pool>:<state>    sorted set of ids, score = when the state was entered
  *   PREFIX:counts:<pool>           hash "<zone>|<state>" -> number of machines, and
  *                                  "<zone>|slow" -> booting or preparing machines judged slow
+ *   PREFIX:terminating             sorted set of every pool's terminating ids (score = since): what a
+ *                                  termination sweep ends, a pool since removed from the config's too
  */
 
 /** Return codes shared by the scripts; mapped to `StoreResult` in store.ts. */
@@ -31,6 +33,8 @@ local function move(prefix, id, key, rec, to, now, retention, fields)
     if redis.call('HINCRBY', counts, zone .. '|slow', -1) <= 0 then redis.call('HDEL', counts, zone .. '|slow') end
   end
   redis.call('ZREM', prefix .. ':state:' .. pool .. ':' .. from, id)
+  if from == 'terminating' then redis.call('ZREM', prefix .. ':terminating', id) end
+  if to == 'terminating' then redis.call('ZADD', prefix .. ':terminating', now, id) end
   if redis.call('HINCRBY', counts, zone .. '|' .. from, -1) <= 0 then
     redis.call('HDEL', counts, zone .. '|' .. from)
   end

@@ -196,6 +196,20 @@ export class MachineStore {
     return [...(await this.getMany(ids)).values()];
   }
 
+  /**
+   * Terminating machines of every pool, longest terminating first, at most
+   * `limit`: a pool removed from the config still has its machines ended.
+   * Index entries whose record is gone are dropped.
+   */
+  async listTerminating(limit: number): Promise<Machine[]> {
+    const key = `${this.prefix}:terminating`;
+    const ids = await this.redis.zrange(key, 0, limit - 1);
+    const found = await this.getMany(ids);
+    const gone = ids.filter((id) => !found.has(id));
+    if (gone.length > 0) await this.redis.zrem(key, ...gone);
+    return ids.flatMap((id) => (found.get(id)?.state === 'terminating' ? [found.get(id)!] : []));
+  }
+
   /** Many records in one round trip (the reaper checks every tagged instance); unknown ids are absent. */
   async getMany(ids: readonly string[]): Promise<Map<string, Machine>> {
     const found = new Map<string, Machine>();

@@ -44,7 +44,8 @@ export interface SweepResult {
 }
 
 /**
- * Ends every machine marked terminating, in every pool: their instances go
+ * Ends every machine marked terminating, in every pool (one since removed from
+ * the config included): their instances go
  * in one TerminateInstances call per provider (not one per machine: EC2
  * throttles mutating calls per account), and each record is closed once the
  * cloud confirms. A machine whose instance id was never recorded (a crash
@@ -57,11 +58,14 @@ export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSigna
   const result: SweepResult = { terminated: 0, unconfirmed: 0 };
   const tried = new Set<string>();
   for (;;) {
-    const machines: Machine[] = [];
+    const marked = new Map<string, Machine>();
+    // Every pool's, a removed one's too; and each configured pool's own index, for machines marked by a version
+    // of vmpool that kept no index across pools.
+    for (const m of await deps.store.listTerminating(SWEEP_BATCH + tried.size)) marked.set(m.id, m);
     for (const pool of deps.config.pools) {
-      const marked = await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + tried.size });
-      machines.push(...marked.filter((m) => !tried.has(m.id)).slice(0, SWEEP_BATCH));
+      for (const m of await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + tried.size })) marked.set(m.id, m);
     }
+    const machines = [...marked.values()].filter((m) => !tried.has(m.id)).slice(0, SWEEP_BATCH);
     if (machines.length === 0) return result;
     for (const m of machines) tried.add(m.id);
     const byProvider = new Map<string, Machine[]>();

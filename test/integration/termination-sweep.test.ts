@@ -34,12 +34,12 @@ function scriptedCloud(answers: ((ids: readonly string[]) => Promise<Set<string>
   return { provider, terminateCalls, lookups };
 }
 
-async function withStore(run: (deps: TerminateDeps & { queues: Queues }, store: MachineStore) => Promise<void>, provider: Provider): Promise<void> {
+async function withStore(run: (deps: TerminateDeps & { queues: Queues; prefix: string }, store: MachineStore) => Promise<void>, provider: Provider): Promise<void> {
   const config = testConfig();
   const store = new MachineStore(redis, config.redis.prefix);
   const queues = createQueues(redis, config.redis.prefix);
   try {
-    await run({ config, store, queues, providers: new Map([['sim', provider]]), logger: createLogger({ level: 'silent', pretty: false }), now: Date.now }, store);
+    await run({ config, prefix: config.redis.prefix, store, queues, providers: new Map([['sim', provider]]), logger: createLogger({ level: 'silent', pretty: false }), now: Date.now }, store);
   } finally {
     await closeQueues(queues);
   }
@@ -86,6 +86,20 @@ describe('termination sweep', () => {
       expect(await sweepTerminations(deps)).toEqual({ terminated: 1, unconfirmed: 0 });
       // Each sweep tried each machine once, however many passes it made.
       expect(cloud.terminateCalls).toEqual([['i-0', 'i-1', 'i-2'], ['i-0', 'i-1', 'i-2'], ['i-2']]);
+    }, cloud.provider);
+  });
+
+  it('ends a machine of a pool since removed from the config, and one marked before the index across pools existed', async () => {
+    const cloud = scriptedCloud([]);
+    await withStore(async (deps, store) => {
+      await terminating(store, 'retired-pool', 'm-retired', 'i-retired');
+      await terminating(store, deps.config.pools[0]!.name, 'm-old', 'i-old');
+      // What an older vmpool left: the machine in its pool's index only.
+      await redis.zrem(`${deps.prefix}:terminating`, 'm-old');
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 2, unconfirmed: 0 });
+      expect(cloud.terminateCalls.flat().sort()).toEqual(['i-old', 'i-retired']);
+      expect([(await store.get('m-retired'))?.state, (await store.get('m-old'))?.state]).toEqual(['terminated', 'terminated']);
+      expect(await redis.zcard(`${deps.prefix}:terminating`)).toBe(0);
     }, cloud.provider);
   });
 
