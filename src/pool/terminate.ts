@@ -16,8 +16,10 @@ export interface TerminateDeps {
   now: () => number;
 }
 
-/** Machines one sweep reads per pool and pass: a sweep keeps going while more wait. */
+/** Machines one pass of a sweep takes: a sweep makes further passes while more wait. */
 const SWEEP_BATCH = 500;
+/** Passes of one sweep run, after which it asks for the next run rather than hold its job forever under a steady stream. */
+const MAX_PASSES = 20;
 
 /**
  * Starts the end of a machine: marks it terminating (from whatever state it
@@ -56,35 +58,39 @@ export interface SweepResult {
  */
 export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSignal): Promise<SweepResult> {
   const result: SweepResult = { terminated: 0, unconfirmed: 0 };
-  const tried = new Set<string>();
-  for (;;) {
+  // Tried this run and still terminating: not tried again until the next sweep. Ended ones leave the indexes.
+  const unconfirmed = new Set<string>();
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
     const marked = new Map<string, Machine>();
     // Every pool's, a removed one's too; and each configured pool's own index, for machines marked by a version
     // of vmpool that kept no index across pools.
-    for (const m of await deps.store.listTerminating(SWEEP_BATCH + tried.size)) marked.set(m.id, m);
+    for (const m of await deps.store.listTerminating(SWEEP_BATCH + unconfirmed.size)) marked.set(m.id, m);
     for (const pool of deps.config.pools) {
-      for (const m of await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + tried.size })) marked.set(m.id, m);
+      for (const m of await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + unconfirmed.size })) marked.set(m.id, m);
     }
-    const machines = [...marked.values()].filter((m) => !tried.has(m.id)).slice(0, SWEEP_BATCH);
+    const machines = [...marked.values()].filter((m) => !unconfirmed.has(m.id)).slice(0, SWEEP_BATCH);
     if (machines.length === 0) return result;
-    for (const m of machines) tried.add(m.id);
     const byProvider = new Map<string, Machine[]>();
     for (const m of machines) byProvider.set(splitZoneId(m.zone).provider, [...(byProvider.get(splitZoneId(m.zone).provider) ?? []), m]);
     for (const [name, group] of byProvider) {
       const ended = await endMachines(name, group, deps, signal);
-      result.terminated += ended;
-      result.unconfirmed += group.length - ended;
+      result.terminated += ended.size;
+      result.unconfirmed += group.length - ended.size;
+      for (const m of group) if (!ended.has(m.id)) unconfirmed.add(m.id);
     }
   }
+  // Releases kept coming faster than passes end: this run stops (its job is not held forever), the next goes on.
+  await requestTerminationSweep(deps.queues);
+  return result;
 }
 
-/** One provider's share of a sweep; returns how many of its machines the cloud confirmed ended. */
-async function endMachines(name: string, machines: readonly Machine[], deps: TerminateDeps, signal?: AbortSignal): Promise<number> {
+/** One provider's share of a sweep; returns the ids of the machines the cloud confirmed ended. */
+async function endMachines(name: string, machines: readonly Machine[], deps: TerminateDeps, signal?: AbortSignal): Promise<Set<string>> {
   const { store, logger, now } = deps;
   const provider = deps.providers.get(name);
   if (!provider) {
     logger.error({ provider: name, machineIds: machines.map((m) => m.id) }, `machines of unknown provider ${name} cannot be terminated; is it still configured?`);
-    return 0;
+    return new Set();
   }
   try {
     const instances = new Map<string, string[]>();
@@ -93,20 +99,20 @@ async function endMachines(name: string, machines: readonly Machine[], deps: Ter
     }
     const all = [...instances.values()].flat();
     const confirmed = all.length > 0 ? await provider.terminate(all, { signal }) : new Set<string>();
-    let ended = 0;
+    const ended = new Set<string>();
     for (const m of machines) {
       if (!instances.get(m.id)!.every((id) => confirmed.has(id))) continue;
-      ended++;
+      ended.add(m.id);
       // Not ok: another sweep closed it first.
       if ((await store.transition(m.id, 'terminated', now(), {}, ['terminating'])).ok) {
         logger.info({ machineId: m.id, pool: m.pool, zone: m.zone, instanceId: m.instanceId }, 'machine terminated');
       }
     }
-    if (ended < machines.length) logger.warn({ provider: name, unconfirmed: machines.length - ended }, 'terminations not confirmed yet; the next sweep tries them again');
+    if (ended.size < machines.length) logger.warn({ provider: name, unconfirmed: machines.length - ended.size }, 'terminations not confirmed yet; the next sweep tries them again');
     return ended;
   } catch (err) {
     if (signal?.aborted) throw err;
     logger.warn({ provider: name, machines: machines.length, error: describeError(err) }, 'could not terminate; the next sweep tries again');
-    return 0;
+    return new Set();
   }
 }

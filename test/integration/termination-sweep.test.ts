@@ -119,4 +119,27 @@ describe('termination sweep', () => {
       expect(cloud.terminateCalls).toEqual([['i-first'], ['i-later']]);
     }, cloud.provider);
   });
+
+  it('under a steady stream of terminations, stops after a bounded number of passes and asks for the next sweep', async () => {
+    let next = 0;
+    let mark: (() => Promise<void>) | undefined;
+    const cloud = scriptedCloud(
+      Array.from({ length: 100 }, () => async (ids: readonly string[]) => {
+        await mark?.();
+        return new Set(ids);
+      }),
+    );
+    await withStore(async (deps, store) => {
+      const pool = deps.config.pools[0]!.name;
+      mark = () => terminating(store, pool, `m-${++next}`, `i-${next}`);
+      await terminating(store, pool, 'm-0', 'i-0');
+      const result = await sweepTerminations(deps);
+      expect(result.unconfirmed).toBe(0);
+      expect(result.terminated).toBe(cloud.terminateCalls.length);
+      expect(cloud.terminateCalls.length).toBeLessThan(100);
+      // The machine marked by its last pass is left to the sweep it asked for.
+      expect(totalsByState(await store.counts(pool)).terminating).toBe(1);
+      expect(await deps.queues.terminate.count()).toBe(1);
+    }, cloud.provider);
+  });
 });
