@@ -54,6 +54,13 @@ export async function closeQueues(queues: Queues): Promise<void> {
 
 /** A pool's extra reconciles, and termination sweeps, are at most one per this period, across every process. */
 const ASK_THROTTLE_MS = 250;
+/**
+ * An ask held back goes this long after the period, not at its very end:
+ * Redis keeps the deduplication key through its last millisecond, so an ask
+ * sent exactly one period after the last one met it and was dropped (seen
+ * about once in ten bursts).
+ */
+const PAST_THE_PERIOD_MS = 20;
 /** Per queue (so per app) and ask: when this process last asked, and the ask it owes at the period's end. */
 const asks = new WeakMap<Queue, Map<string, { last: number; owed?: NodeJS.Timeout }>>();
 
@@ -86,7 +93,7 @@ async function askThrottled<T>(queue: Queue<T>, id: string, data: T): Promise<vo
   asks.set(queue, byId);
   const ask = byId.get(id) ?? { last: -Infinity };
   byId.set(id, ask);
-  const wait = ask.last + ASK_THROTTLE_MS - Date.now();
+  const wait = ask.last + ASK_THROTTLE_MS + PAST_THE_PERIOD_MS - Date.now();
   if (wait > 0) {
     ask.owed ??= setTimeout(() => {
       ask.owed = undefined;
