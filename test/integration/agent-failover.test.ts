@@ -88,8 +88,10 @@ describe('agent pull with registry failover', () => {
       expect(m.failureDetail).toMatch(/primary failed: .* answered 503 \(UNAVAILABLE\)/);
       expect(m.failureDetail).toMatch(/secondary failed: .* answered 503 \(UNAVAILABLE\)/);
     }
+    // The cloud confirms a termination while the instance is still shutting down; the simulated VM stops a moment later.
     const gone = new Set(failed.map((m) => m.instanceId));
-    expect(system.sim.instances().filter((i) => gone.has(i.instanceId)).map((i) => i.state)).toEqual(failed.map(() => 'terminated'));
+    const ended = () => system!.sim.instances().filter((i) => gone.has(i.instanceId)).map((i) => i.state);
+    await waitFor(() => ended().length === failed.length && ended().every((state) => state === 'terminated'), { what: 'the failed machines’ instances to terminate' });
     const { body } = await api<{ zones: ZoneStatus[] }>('GET', '/v1/zones');
     expect(body.zones.map((z) => [z.zone, z.state, z.failures])).toEqual(body.zones.map((z) => [z.zone, 'closed', 0]));
     const counted = await pulls();
@@ -114,7 +116,7 @@ describe('agent pull with registry failover', () => {
       what: `the failure counted against ${failed.zone}`,
     });
     expect(zone.failures).toBeGreaterThanOrEqual(1);
-    expect(system.sim.instances().find((i) => i.tags[TAGS.machineId] === failed.id)?.state).toBe('terminated');
+    await waitFor(() => system!.sim.instances().find((i) => i.tags[TAGS.machineId] === failed.id)?.state === 'terminated', { what: 'its instance to terminate' });
   });
 });
 
