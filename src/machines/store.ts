@@ -142,12 +142,7 @@ export class MachineStore {
     return now;
   }
 
-  /** The lease's answer has left the api: the client knows its machine. A no-op on a missing record. */
-  async confirmLeaseAnswered(id: string): Promise<void> {
-    await this.confirmLeasesAnswered([id]);
-  }
-
-  /** The same for many answers, in one round trip. */
+  /** The leases' answers have left the api: the clients know their machines. One round trip; a no-op on a missing record. */
   async confirmLeasesAnswered(ids: readonly string[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hdel(this.key(id), 'leaseAnswer');
@@ -179,20 +174,11 @@ export class MachineStore {
     return toMachine(await this.redis.hgetall(this.key(id)));
   }
 
-  /**
-   * Machines of a pool in one state, oldest in that state first; only those
-   * that entered it before `enteredBefore`, and at most `limit`, if given.
-   */
-  async list(pool: string, state: MachineState, { enteredBefore, limit }: { enteredBefore?: number; limit?: number } = {}): Promise<Machine[]> {
+  /** Machines of a pool in one state, oldest in that state first; only those that entered it before `enteredBefore` if given. */
+  async list(pool: string, state: MachineState, { enteredBefore }: { enteredBefore?: number } = {}): Promise<Machine[]> {
     const key = this.stateKey(pool, state);
     // The index's score is when the machine entered the state: old ones are found without reading every record.
-    const before = `(${enteredBefore}`;
-    const ids =
-      enteredBefore === undefined
-        ? await this.redis.zrange(key, 0, limit === undefined ? -1 : limit - 1)
-        : limit === undefined
-          ? await this.redis.zrangebyscore(key, '-inf', before)
-          : await this.redis.zrangebyscore(key, '-inf', before, 'LIMIT', 0, limit);
+    const ids = enteredBefore === undefined ? await this.redis.zrange(key, 0, -1) : await this.redis.zrangebyscore(key, '-inf', `(${enteredBefore}`);
     return [...(await this.getMany(ids)).values()];
   }
 
@@ -202,12 +188,24 @@ export class MachineStore {
    * Index entries whose record is gone are dropped.
    */
   async listTerminating(limit: number): Promise<Machine[]> {
-    const key = `${this.prefix}:terminating`;
+    const key = this.terminatingKey();
     const ids = await this.redis.zrange(key, 0, limit - 1);
     const found = await this.getMany(ids);
     const gone = ids.filter((id) => !found.has(id));
     if (gone.length > 0) await this.redis.zrem(key, ...gone);
     return ids.flatMap((id) => (found.get(id)?.state === 'terminating' ? [found.get(id)!] : []));
+  }
+
+  /**
+   * Puts a terminating machine in that index if it is missing there: one a
+   * vmpool that kept no such index marked (state changes keep it otherwise).
+   */
+  async indexTerminating(machine: Pick<Machine, 'id' | 'stateSince'>): Promise<void> {
+    await this.redis.zadd(this.terminatingKey(), 'NX', machine.stateSince, machine.id);
+  }
+
+  private terminatingKey(): string {
+    return `${this.prefix}:terminating`;
   }
 
   /** Many records in one round trip (the reaper checks every tagged instance); unknown ids are absent. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../app-deps.js';
 import type { Machine } from '../machines/machine.js';
 import { requestReconcile, requestTerminationSweep } from '../queues.js';
-
 import type { LeaseHandout } from './lease-handout.js';
 import { describeError } from '../errors.js';
 

@@ -79,9 +79,16 @@ async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | 
 async function retryTermination(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
   // Failed but never handed to termination (a crash between the two steps); or terminating that long: the sweeps
   // asked for since could not end it (the cloud refusing), and one more is asked for now.
-  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : (await requestTerminationSweep(deps.queues), true);
+  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await sweepAgain(machine, deps);
   if (retried) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: termination overdue; started it again');
   return retried ? 'terminationsRetried' : undefined;
+}
+
+/** Terminating too long: in the sweeps' index (a machine marked by an older vmpool was not), and one more sweep asked for. */
+async function sweepAgain(machine: Machine, deps: ActionDeps): Promise<true> {
+  await deps.store.indexTerminating(machine);
+  await requestTerminationSweep(deps.queues);
+  return true;
 }
 
 function log(deps: Pick<ActionDeps, 'logger'>, machine: Machine) {

@@ -1,4 +1,3 @@
-import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MachineStore } from '../machines/store.js';
 import type { Machine, MachineState, MachineUpdate } from '../machines/machine.js';
@@ -8,7 +7,6 @@ import { requestTerminationSweep, type Queues } from '../queues.js';
 import { describeError } from '../errors.js';
 
 export interface TerminateDeps {
-  config: Pick<Config, 'pools'>;
   store: MachineStore;
   queues: Queues;
   providers: ReadonlyMap<string, Provider>;
@@ -61,14 +59,9 @@ export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSigna
   // Tried this run and still terminating: not tried again until the next sweep. Ended ones leave the indexes.
   const unconfirmed = new Set<string>();
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const marked = new Map<string, Machine>();
-    // Every pool's, a removed one's too; and each configured pool's own index, for machines marked by a version
-    // of vmpool that kept no index across pools.
-    for (const m of await deps.store.listTerminating(SWEEP_BATCH + unconfirmed.size)) marked.set(m.id, m);
-    for (const pool of deps.config.pools) {
-      for (const m of await deps.store.list(pool.name, 'terminating', { limit: SWEEP_BATCH + unconfirmed.size })) marked.set(m.id, m);
-    }
-    const machines = [...marked.values()].filter((m) => !unconfirmed.has(m.id)).slice(0, SWEEP_BATCH);
+    // Every pool's, a removed one's too (the reaper indexes a machine marked by a vmpool that kept no such index).
+    const marked = await deps.store.listTerminating(SWEEP_BATCH + unconfirmed.size);
+    const machines = marked.filter((m) => !unconfirmed.has(m.id)).slice(0, SWEEP_BATCH);
     if (machines.length === 0) return result;
     const byProvider = new Map<string, Machine[]>();
     for (const m of machines) byProvider.set(splitZoneId(m.zone).provider, [...(byProvider.get(splitZoneId(m.zone).provider) ?? []), m]);

@@ -54,7 +54,7 @@ const ready = async (n: number) => waitFor(async () => {
 /** A lease as the api makes it: granted, then its answer written to the client. */
 async function leaseAnswered(app: TestSystem['app']): Promise<Machine> {
   const leased = (await app.store.lease('small', Date.now()))!;
-  await app.store.confirmLeaseAnswered(leased.id);
+  await app.store.confirmLeasesAnswered([leased.id]);
   return leased;
 }
 
@@ -229,6 +229,21 @@ describe('the reaper on the simulated cloud', () => {
     expect(lines.filter((l) => l.level === 40 && (l.machineIds as string[] | undefined)?.includes(leased.id))).toHaveLength(1);
     expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
     expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
+  });
+
+  it('puts a machine terminating past stuckAfter in the sweeps’ index (an older vmpool kept none) and asks for a sweep', async () => {
+    // No producer: nothing sweeps, so what the run did stays to be seen.
+    system = await startSystem({ reaper: { every: '1h', stuckAfter: '5m' }, ...onePool({ warm: 0, max: 1 }) }, ['web']);
+    const { app, config } = system;
+    const pool = config.pools[0]!.name;
+    await app.epoch.renew(); // what a producer's first start does: the reaper judges a marked keyspace only
+    await app.store.create({ id: 'm-old', pool, zone: 'sim/zone-a', instanceType: 't3.small', imageId: 'ami-1' }, { warm: 1, max: 1 }, Date.now());
+    await app.store.transition('m-old', 'terminating', Date.now());
+    await app.redis.zrem(`${config.redis.prefix}:terminating`, 'm-old');
+    expect(await reapOnce(deps(later(60_000)))).toMatchObject({ terminationsRetried: 0 });
+    expect(await reapOnce(deps(later(6 * 60_000)))).toMatchObject({ terminationsRetried: 1 });
+    expect(await app.redis.zscore(`${config.redis.prefix}:terminating`, 'm-old')).not.toBeNull();
+    expect(await app.queues.terminate.count()).toBeGreaterThanOrEqual(1);
   });
 
   it('reports a lease past maxLeaseDuration and leaves the machine running by default', async () => {

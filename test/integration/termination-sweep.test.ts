@@ -34,12 +34,12 @@ function scriptedCloud(answers: ((ids: readonly string[]) => Promise<Set<string>
   return { provider, terminateCalls, lookups };
 }
 
-async function withStore(run: (deps: TerminateDeps & { queues: Queues; prefix: string }, store: MachineStore) => Promise<void>, provider: Provider): Promise<void> {
+async function withStore(run: (deps: TerminateDeps & { queues: Queues; prefix: string; pool: string }, store: MachineStore) => Promise<void>, provider: Provider): Promise<void> {
   const config = testConfig();
   const store = new MachineStore(redis, config.redis.prefix);
   const queues = createQueues(redis, config.redis.prefix);
   try {
-    await run({ config, prefix: config.redis.prefix, store, queues, providers: new Map([['sim', provider]]), logger: createLogger({ level: 'silent', pretty: false }), now: Date.now }, store);
+    await run({ pool: config.pools[0]!.name, prefix: config.redis.prefix, store, queues, providers: new Map([['sim', provider]]), logger: createLogger({ level: 'silent', pretty: false }), now: Date.now }, store);
   } finally {
     await closeQueues(queues);
   }
@@ -57,7 +57,7 @@ describe('termination sweep', () => {
   it('ends every machine marked terminating with one TerminateInstances call, finding by tag an instance whose id was never recorded', async () => {
     const cloud = scriptedCloud([]);
     await withStore(async (deps, store) => {
-      const pool = deps.config.pools[0]!.name;
+      const { pool } = deps;
       for (let i = 0; i < 20; i++) await terminating(store, pool, `m-${i}`, `i-${i}`);
       await terminating(store, pool, 'm-lost', null);
       expect(await sweepTerminations(deps)).toEqual({ terminated: 21, unconfirmed: 0 });
@@ -77,7 +77,7 @@ describe('termination sweep', () => {
       (ids) => Promise.resolve(new Set(ids.filter((id) => id !== 'i-2'))),
     ]);
     await withStore(async (deps, store) => {
-      const pool = deps.config.pools[0]!.name;
+      const { pool } = deps;
       for (let i = 0; i < 3; i++) await terminating(store, pool, `m-${i}`, `i-${i}`);
       expect(await sweepTerminations(deps)).toEqual({ terminated: 0, unconfirmed: 3 });
       expect(totalsByState(await store.counts(pool)).terminating).toBe(3);
@@ -89,15 +89,18 @@ describe('termination sweep', () => {
     }, cloud.provider);
   });
 
-  it('ends a machine of a pool since removed from the config, and one marked before the index across pools existed', async () => {
+  it('ends a machine of a pool since removed from the config, and one marked before the index across pools existed once the reaper indexes it', async () => {
     const cloud = scriptedCloud([]);
     await withStore(async (deps, store) => {
       await terminating(store, 'retired-pool', 'm-retired', 'i-retired');
-      await terminating(store, deps.config.pools[0]!.name, 'm-old', 'i-old');
-      // What an older vmpool left: the machine in its pool's index only.
+      await terminating(store, deps.pool, 'm-old', 'i-old');
+      // What an older vmpool left: the machine in its pool's index only. The reaper indexes it once it is overdue.
       await redis.zrem(`${deps.prefix}:terminating`, 'm-old');
-      expect(await sweepTerminations(deps)).toEqual({ terminated: 2, unconfirmed: 0 });
-      expect(cloud.terminateCalls.flat().sort()).toEqual(['i-old', 'i-retired']);
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 1, unconfirmed: 0 });
+      expect((await store.get('m-old'))?.state).toBe('terminating');
+      await store.indexTerminating((await store.get('m-old'))!);
+      expect(await sweepTerminations(deps)).toEqual({ terminated: 1, unconfirmed: 0 });
+      expect(cloud.terminateCalls).toEqual([['i-retired'], ['i-old']]);
       expect([(await store.get('m-retired'))?.state, (await store.get('m-old'))?.state]).toEqual(['terminated', 'terminated']);
       expect(await redis.zcard(`${deps.prefix}:terminating`)).toBe(0);
     }, cloud.provider);
@@ -112,7 +115,7 @@ describe('termination sweep', () => {
       },
     ]);
     await withStore(async (deps, store) => {
-      const pool = deps.config.pools[0]!.name;
+      const { pool } = deps;
       await terminating(store, pool, 'm-first', 'i-first');
       mark = () => terminating(store, pool, 'm-later', 'i-later');
       expect(await sweepTerminations(deps)).toEqual({ terminated: 2, unconfirmed: 0 });
@@ -130,7 +133,7 @@ describe('termination sweep', () => {
       }),
     );
     await withStore(async (deps, store) => {
-      const pool = deps.config.pools[0]!.name;
+      const { pool } = deps;
       mark = () => terminating(store, pool, `m-${++next}`, `i-${next}`);
       await terminating(store, pool, 'm-0', 'i-0');
       const result = await sweepTerminations(deps);
