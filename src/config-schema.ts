@@ -42,6 +42,9 @@ const name = () =>
 
 const loopbackHost = () => text();
 
+/** Production tokens: long enough that guessing over the network is hopeless. */
+const MIN_TOKEN_LENGTH = 24;
+
 const zoneSchema = z.strictObject({
   /** Availability zone name as the cloud spells it. */
   name: text(),
@@ -227,6 +230,12 @@ export const configSchema = z
       requireToken: flag(),
       /** The longest a lease request may wait for a ready machine. */
       maxLeaseWait: duration(),
+      /** Machine detail, recovery and verify (every read but status, zones, health, metrics, the dashboard) need the token too. */
+      protectReads: flag(),
+      /** Host names (any port) the API answers besides loopback and http.host: a DNS-rebinding guard; "*" accepts any. */
+      allowedHosts: z.array(text()),
+      /** At most one cloud listing (GET /v1/recovery) and one registry check per version (GET /v1/agent/verify) this often, for every caller. */
+      recoveryListEvery: duration(),
     }),
     ssh: z.strictObject({
       user: text(),
@@ -346,6 +355,9 @@ export const configSchema = z
     });
     if (config.http.requireToken && !config.http.token) {
       ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: 'required when http.requireToken is true (set API_TOKEN)' });
+    }
+    if (config.http.requireToken && config.http.token && config.http.token.length < MIN_TOKEN_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: `expected at least ${MIN_TOKEN_LENGTH} characters when http.requireToken is true: a short token can be guessed (try: openssl rand -hex 24)` });
     }
   });
 

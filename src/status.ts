@@ -6,6 +6,7 @@ import { poolTarget } from './pool/target.js';
 import { overdueLeases } from './pool/reaper.js';
 import type { ZoneHealth } from './zones/breaker.js';
 import { readAgentStatus, type AgentStatus } from './agent/agent-status.js';
+import { isoTime, shownText } from './iso-time.js';
 
 /** Machines per state, every state present (terminated ones are not counted). */
 export type StateCounts = Record<Exclude<MachineState, 'terminated'>, number>;
@@ -90,14 +91,15 @@ export async function readZones(deps: Pick<StatusDeps, 'config' | 'breaker' | 'n
   return [...(await deps.breaker.read(zones, deps.now())).values()].map(zoneView);
 }
 
+/** Never throws on what Redis holds: an out-of-range time shows as "invalid", long operator text is cut. */
 export function zoneView(h: ZoneHealth): ZoneStatus {
-  const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : undefined);
+  const iso = (ms?: number) => (ms ? isoTime(ms) : undefined);
   return {
     zone: h.zone,
     state: h.state,
     mode: h.mode,
-    reason: h.modeReason,
-    by: h.modeBy,
+    reason: shownText(h.modeReason),
+    by: shownText(h.modeBy),
     until: iso(h.modeUntil),
     failureRate: Number(h.failureRate.toFixed(3)),
     outcomes: h.outcomes,

@@ -3,6 +3,7 @@ import type { PoolConfig } from '../config.js';
 import type { MachineState } from '../machines/machine.js';
 import type { VersionOutcomes } from './canary-guard.js';
 import { wantedVersions } from './rollout.js';
+import { isoTime, shownText } from '../iso-time.js';
 
 /** Machines of one agent version. */
 export interface VersionCounts {
@@ -52,15 +53,16 @@ export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'sto
       if (state === 'ready' && machine.agentVersion !== undefined && !wanted.has(version)) superseded++;
     }
   }
-  const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+  // Stored data never fails the status answer: a bad time shows "invalid", a long `by` is cut.
+  const iso = isoTime;
   const { canaryHalted } = rollout;
   return {
     image: rollout.image,
     version: rollout.version,
     ...(rollout.canary ? { canary: rollout.canary } : {}),
-    ...(canaryHalted ? { canaryHalted: { ...canaryHalted, since: iso(canaryHalted.since)! } } : {}),
+    ...(canaryHalted ? { canaryHalted: { ...canaryHalted, reason: shownText(canaryHalted.reason)!, since: iso(canaryHalted.since)! } } : {}),
     source: rollout.source,
-    ...(rollout.setBy ? { setBy: rollout.setBy, setAt: iso(rollout.setAt) } : {}),
+    ...(rollout.setBy ? { setBy: shownText(rollout.setBy), setAt: iso(rollout.setAt) } : {}),
     machines,
     superseded,
     outcomes: Object.fromEntries(await deps.rollouts.outcomes(pool.name)),

@@ -1,12 +1,17 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { AppDeps } from '../app-deps.js';
 import type { LeaseHandout } from '../pool/lease-handout.js';
 import { registerV1 } from './v1.js';
 import { answerShuttingDown } from './shutting-down.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
+import { requestGuard } from './request-guard.js';
+import { accessCheck, OPEN_READ } from './access.js';
+import { installErrorHandler, schemaErrorFormatter } from './validation-errors.js';
+import { AJV_OPTIONS, publishOpenApi } from './openapi.js';
+import { dashboardSchema, healthSchema, metricsSchema } from './route-schemas.js';
 
 // The page's own inline script and style, and calls back to this origin: nothing else loads.
 const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
@@ -24,47 +29,47 @@ export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' |
 /** Builds the web role's app without listening, so tests can `inject()` requests. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const httpLogger: FastifyBaseLogger = deps.logger.child({ component: 'http' });
+  const { http } = deps.config;
   const app = Fastify({
     loggerInstance: httpLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Our onRequest hook answers 503 with vmpool's own body while closing; Fastify's would pre-empt it.
     return503OnClosing: false,
+    // A 500's request id is what an operator greps the log for.
+    genReqId: () => randomUUID(),
+    ajv: AJV_OPTIONS,
+    schemaErrorFormatter,
   });
+  // Answer schemas document (openapi.json); they never drop a field a handler returns.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  publishOpenApi(app, API_VERSION);
+  const guard = requestGuard({ allowedHosts: http.allowedHosts, listenHost: http.host });
+  const access = accessCheck(http.token, http.protectReads);
   app.addHook('onRequest', async (request, reply) => {
     if (deps.isClosing()) return answerShuttingDown(reply);
-    if (isMutating(request) && !authorized(request, deps.config.http.token)) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)' });
-    }
+    return guard(request, reply) ?? access(request, reply);
   });
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _request, reply) => {
-    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    if (status >= 500) deps.logger.error({ err }, 'request failed');
-    return reply.code(status).send({ error: status === 400 ? 'bad-request' : status >= 500 ? 'internal' : 'error', message: err.message });
+  installErrorHandler(app, deps.logger);
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${request.method} ${request.url.slice(0, 200)}` }));
+  // Routes in a plugin registered after swagger, so its onRoute hook sees every one.
+  void app.register((api, _options, done) => {
+    api.get('/', { schema: dashboardSchema, config: OPEN_READ }, async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(DASHBOARD_HTML),
+    );
+    api.get('/healthz', { schema: healthSchema, config: OPEN_READ }, async (_request, reply) => {
+      // Commands queue while Redis is away (BullMQ needs that), so bound the wait: a health check must answer.
+      const pong = await Promise.race([deps.redis.ping().catch(() => 'down'), delay(1_000, 'timeout', { ref: false })]);
+      return pong === 'PONG' ? { ok: true } : reply.code(503).send({ ok: false, message: `redis unreachable (${pong})` });
+    });
+    api.get('/metrics', { schema: metricsSchema, config: OPEN_READ }, async (_request, reply) => {
+      const body = await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(body);
+    });
+    registerV1(api, deps);
+    done();
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${request.method} ${request.url}` }));
-  app.get('/', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', DASHBOARD_CSP).send(DASHBOARD_HTML),
-  );
-  app.get('/healthz', async (_request, reply) => {
-    // Commands queue while Redis is away (BullMQ needs that), so bound the wait: a health check must answer.
-    const pong = await Promise.race([deps.redis.ping().catch(() => 'down'), delay(1_000, 'timeout', { ref: false })]);
-    return pong === 'PONG' ? { ok: true } : reply.code(503).send({ ok: false, message: `redis unreachable (${pong})` });
-  });
-  app.get('/metrics', async (_request, reply) => {
-    const body = await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
-  registerV1(app, deps);
   return app;
 }
 
-function isMutating(request: FastifyRequest): boolean {
-  return request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS';
-}
-
-function authorized(request: FastifyRequest, token: string | null): boolean {
-  if (!token) return true;
-  const given = Buffer.from(request.headers.authorization ?? '');
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
+/** The API's version in /openapi.json: bumped when a contract changes. */
+const API_VERSION = '1.0.0';

@@ -10,7 +10,11 @@ import { registerZoneRoutes } from './zone-routes.js';
 import { answerShuttingDown } from './shutting-down.js';
 import { registerRecoveryRoutes } from './recovery-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
-import { isTag } from '../agent/reference.js';
+import { availableVersions } from '../agent/available-versions.js';
+import { isoTime } from '../iso-time.js';
+import { OPEN_READ } from './access.js';
+import { SharedAnswers } from './shared-answer.js';
+import { haltSchema, leaseSchema, machineSchema, releaseSchema, statusSchema } from './route-schemas.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
 export function leaseView(machine: Machine, user: string) {
@@ -26,24 +30,24 @@ export function leaseView(machine: Machine, user: string) {
     instanceType: machine.instanceType,
     agentVersion: machine.agentVersion,
     state: machine.state,
-    launchedAt: machine.launchedAt ? new Date(machine.launchedAt).toISOString() : undefined,
-    leasedAt: machine.leasedAt ? new Date(machine.leasedAt).toISOString() : undefined,
+    launchedAt: machine.launchedAt ? isoTime(machine.launchedAt) : undefined,
+    leasedAt: machine.leasedAt ? isoTime(machine.leasedAt) : undefined,
   };
 }
 
 interface LeaseRequest {
   Params: { pool: string };
   Querystring: { wait?: string; agentVersion?: string };
-  Body: { wait?: string; agentVersion?: string } | undefined;
+  Body: { wait?: string; agentVersion?: string; leasedBy?: string } | null | undefined;
 }
 
 export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
   const { config, store, metrics } = deps;
   const confirmations = new LeaseConfirmations(store, deps.logger);
 
-  app.get('/v1/status', () => readStatus(deps));
+  app.get('/v1/status', { schema: statusSchema, config: OPEN_READ }, () => readStatus(deps));
 
-  app.delete<{ Params: { pool: string } }>('/v1/pools/:pool/halt', async (request, reply) => {
+  app.delete<{ Params: { pool: string } }>('/v1/pools/:pool/halt', { schema: haltSchema }, async (request, reply) => {
     const pool = config.pools.find((p) => p.name === request.params.pool);
     if (!pool) return reply.code(404).send({ error: 'unknown-pool', message: `no pool named "${request.params.pool}"` });
     const resumed = await deps.flags.resume(pool.name);
@@ -52,21 +56,27 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
   });
 
   registerZoneRoutes(app, deps);
-  registerRecoveryRoutes(app, deps);
-  registerAgentRoutes(app, deps);
+  // Answers that cost cloud or registry calls: computed at most once per period for every caller.
+  const answers = new SharedAnswers(deps.redis, config.redis.prefix, config.http.recoveryListEvery);
+  registerRecoveryRoutes(app, deps, answers);
+  registerAgentRoutes(app, deps, answers);
 
-  app.post<LeaseRequest>('/v1/pools/:pool/leases', async (request, reply) => {
+  app.post<LeaseRequest>('/v1/pools/:pool/leases', { schema: leaseSchema }, async (request, reply) => {
     const pool = config.pools.find((p) => p.name === request.params.pool);
     if (!pool) return reply.code(404).send({ error: 'unknown-pool', message: `no pool named "${request.params.pool}"; pools: ${config.pools.map((p) => p.name).join(', ')}` });
+    const fromBody = request.body?.wait !== undefined;
     const waitText = request.body?.wait ?? request.query.wait ?? '0s';
     const agentVersion = request.body?.agentVersion ?? request.query.agentVersion;
-    if (agentVersion !== undefined && (typeof agentVersion !== 'string' || !isTag(agentVersion))) {
-      return reply.code(400).send({ error: 'bad-request', message: `agentVersion: expected an image tag, got ${JSON.stringify(agentVersion)}` });
-    }
-    const waitMs = typeof waitText === 'string' ? parseDuration(waitText) : undefined;
-    if (waitMs === undefined) return reply.code(400).send({ error: 'bad-request', message: `wait: expected a duration like "30s", got ${JSON.stringify(waitText)}` });
+    const waitMs = parseDuration(waitText)!;
     if (waitMs > config.http.maxLeaseWait) {
-      return reply.code(400).send({ error: 'bad-request', message: `wait: at most ${formatDuration(config.http.maxLeaseWait)} (http.maxLeaseWait), got ${waitText}` });
+      return reply.code(400).send({ error: 'bad-request', message: `${fromBody ? 'body' : 'query'}.wait: at most ${formatDuration(config.http.maxLeaseWait)} (http.maxLeaseWait), got ${waitText}` });
+    }
+    if (agentVersion !== undefined) {
+      const available = await availableVersions(pool, deps);
+      if (!available.includes(agentVersion)) {
+        const which = available.length > 0 ? `available: ${available.join(', ')}` : 'the pool pulls no agent';
+        return reply.code(409).send({ error: 'version-not-available', message: `agentVersion: no rollout wants ${agentVersion} and no ready machine has it in pool "${pool.name}"; ${which}`, available });
+      }
     }
     // The client hanging up ends the wait (the request stream's own 'close' fires as soon as the body is read);
     // so does the end of the shutdown grace.
@@ -93,14 +103,14 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     return reply.code(200).send(leaseView(machine, config.ssh.user));
   });
 
-  app.get<{ Params: { id: string } }>('/v1/machines/:id', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/machines/:id', { schema: machineSchema }, async (request, reply) => {
     const machine = await store.get(request.params.id);
     if (!machine) return reply.code(404).send({ error: 'unknown-machine', message: `no machine "${request.params.id}"` });
     const log = await deps.machineLog.read(machine.id);
-    return { ...leaseView(machine, config.ssh.user), failure: machine.failure, failureDetail: machine.failureDetail, log: log.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+    return { ...leaseView(machine, config.ssh.user), failure: machine.failure, failureDetail: machine.failureDetail, log: log.map((e) => ({ ...e, at: isoTime(e.at) })) };
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/leases/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/leases/:id', { schema: releaseSchema }, async (request, reply) => {
     const result = await releaseMachine(request.params.id, deps);
     if (result.ok) {
       deps.logger.info({ machineId: result.machine.id, pool: result.machine.pool, zone: result.machine.zone }, 'machine released');

@@ -24,8 +24,15 @@ export class LeaseWaiters {
     await this.redis.zrem(this.key(pool), id);
   }
 
-  /** Requests still waiting at `now`. */
+  /**
+   * Requests still waiting at `now`. Entries past their deadline are removed
+   * here: a request that ended normally removed its own, so these are left by
+   * a web process that died mid-wait, and every reader (producers' reconciles,
+   * status) cleans them up rather than skipping them forever.
+   */
   async count(pool: string, now: number): Promise<number> {
-    return this.redis.zcount(this.key(pool), `(${now}`, '+inf');
+    const key = this.key(pool);
+    const [, [, counted]] = (await this.redis.multi().zremrangebyscore(key, '-inf', now).zcount(key, `(${now}`, '+inf').exec()) as [[unknown, number], [unknown, number]];
+    return counted;
   }
 }

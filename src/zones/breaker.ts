@@ -148,7 +148,10 @@ export class ZoneBreaker {
     for (const move of reply.slice(13).map(String)) {
       const [from = '', to = '', why = ''] = move.split('>');
       const fields = { zone, from, to, why, failureRate: Number(health.failureRate.toFixed(3)), outcomes: n };
-      this.logger[to === 'open' ? 'warn' : 'info'](fields, `zone ${zone} breaker ${from} -> ${to}: ${why}`);
+      // A manual move's why holds the operator's reason: a field only, so a newline in it cannot forge a log line.
+      const cut = why.indexOf(':');
+      const shown = why.startsWith('manual ') && cut > 0 ? why.slice(0, cut) : why;
+      this.logger[to === 'open' ? 'warn' : 'info'](fields, `zone ${zone} breaker ${from} -> ${to}: ${shown}`);
     }
     return health;
   }

@@ -29,11 +29,11 @@ describe('the HTTP API', () => {
     system = await startSystem(onePool(), ['web']);
     expect(await request('POST', '/v1/pools/small/leases', { body: { wait: 'soon' } })).toMatchObject({
       status: 400,
-      body: { error: 'bad-request', message: 'wait: expected a duration like "30s", got "soon"' },
+      body: { error: 'bad-request', message: 'body.wait: expected a duration like "30s", "5m" or "2h", at most 30d, got "soon"' },
     });
     expect(await request('POST', '/v1/pools/small/leases?wait=1h')).toMatchObject({
       status: 400,
-      body: { message: 'wait: at most 5m (http.maxLeaseWait), got 1h' },
+      body: { message: 'query.wait: at most 5m (http.maxLeaseWait), got 1h' },
     });
     expect((await request('POST', '/v1/pools/small/leases', { body: { wait: 30 } })).status).toBe(400);
   });
@@ -98,9 +98,9 @@ describe('the HTTP API', () => {
 
   it('answers 400 naming the field for a bad override, and 404 for a zone no pool uses', async () => {
     system = await startSystem(onePool(), ['web']);
-    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'broken', reason: 'x' } })).toMatchObject({ status: 400, body: { message: 'mode: expected "open", "closed" or "auto"' } });
-    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'open' } })).toMatchObject({ status: 400, body: { message: 'reason: expected a text saying why' } });
-    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'open', reason: 'x', for: 'soon' } })).toMatchObject({ status: 400, body: { message: 'for: expected a duration like "30m", got "soon"' } });
+    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'broken', reason: 'x' } })).toMatchObject({ status: 400, body: { error: 'bad-request', message: 'body.mode: expected "open", "closed" or "auto", got "broken"' } });
+    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'open' } })).toMatchObject({ status: 400, body: { message: 'body.reason: required' } });
+    expect(await request('PUT', '/v1/zones/sim%2Fzone-b/breaker', { body: { mode: 'open', reason: 'x', for: 'soon' } })).toMatchObject({ status: 400, body: { message: 'body.for: expected a duration like "30s", "5m" or "2h", at most 30d, got "soon"' } });
     expect(await request('PUT', '/v1/zones/sim%2Fzone-q/breaker', { body: { mode: 'open', reason: 'x' } })).toMatchObject({ status: 404, body: { error: 'unknown-zone' } });
   });
 
