@@ -233,7 +233,7 @@ export const configSchema = z
       /** Machine detail, recovery and verify (every read but status, zones, health, metrics, the dashboard) need the token too. */
       protectReads: flag(),
       /** Host names (any port) the API answers besides loopback and http.host: a DNS-rebinding guard; "*" accepts any. */
-      allowedHosts: z.array(text()),
+      allowedHosts: z.array(text(), { error: (iss) => `expected a list of host names, got ${show(iss.input)}` }),
       /** At most one cloud listing (GET /v1/recovery) and one registry check per version (GET /v1/agent/verify) this often, for every caller. */
       recoveryListEvery: duration(),
     }),

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { ConfigError, packageRoot, parseConfig } from '../../src/config.js';
 import { mergeDeep, rawDefaults } from '../helpers/test-config.js';
 
 function problemsOf(overrides: Record<string, unknown>): string[] {
@@ -86,6 +89,24 @@ describe('parseConfig', () => {
 
   it('requires a token when the environment requires one', () => {
     expect(problemsOf({ http: { requireToken: true } })).toEqual(['http.token: required when http.requireToken is true (set API_TOKEN)']);
+  });
+
+  it('refuses a production token shorter than 24 characters, saying why', () => {
+    expect(problemsOf({ http: { requireToken: true, token: 'short-token-23-chars-xx' } })).toEqual([
+      'http.token: expected at least 24 characters when http.requireToken is true: a short token can be guessed (try: openssl rand -hex 24)',
+    ]);
+    expect(problemsOf({ http: { requireToken: true, token: 'a-token-of-24-characters' } })).toEqual([]);
+    expect(problemsOf({ http: { token: 'dev' } })).toEqual([]);
+  });
+
+  it('protects reads in production only, and names a bad allowed host list or listing period', () => {
+    const production = yaml.load(readFileSync(join(packageRoot(), 'config', 'production.yaml'), 'utf8')) as { http: Record<string, unknown> };
+    expect(production.http.protectReads).toBe(true);
+    expect(parseConfig(rawDefaults()).http).toMatchObject({ protectReads: false, allowedHosts: [], recoveryListEvery: 10_000 });
+    expect(problemsOf({ http: { allowedHosts: 'example.com', recoveryListEvery: 'often' } })).toEqual([
+      'http.allowedHosts: expected a list of host names, got "example.com"',
+      'http.recoveryListEvery: expected a duration like "30s" or "5m", got "often"',
+    ]);
   });
 
   it('defaults the zone strategy to the Redis breaker and names an unknown one', () => {
