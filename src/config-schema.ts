@@ -42,6 +42,9 @@ const name = () =>
 
 const loopbackHost = () => text();
 
+/** Listen addresses only this machine reaches: any other needs http.allowedHosts, or every request would be refused. */
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
 /** Production tokens: long enough that guessing over the network is hopeless. */
 const MIN_TOKEN_LENGTH = 24;
 
@@ -355,6 +358,9 @@ export const configSchema = z
     });
     if (config.http.requireToken && !config.http.token) {
       ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: 'required when http.requireToken is true (set API_TOKEN)' });
+    }
+    if (!LOOPBACK_NAMES.has(config.http.host) && config.http.allowedHosts.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'allowedHosts'], message: `required when http.host (${config.http.host}) takes connections from the network: list the names clients use, e.g. ["vmpool.example.com"], or ["*"] when a load balancer checks the Host (HTTP_ALLOWED_HOSTS)` });
     }
     if (config.http.requireToken && config.http.token && config.http.token.length < MIN_TOKEN_LENGTH) {
       ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: `expected at least ${MIN_TOKEN_LENGTH} characters when http.requireToken is true: a short token can be guessed (try: openssl rand -hex 24)` });

@@ -99,6 +99,13 @@ describe('parseConfig', () => {
     expect(problemsOf({ http: { token: 'dev' } })).toEqual([]);
   });
 
+  it('requires allowed host names when the API listens beyond loopback, where every Host would be refused', () => {
+    expect(problemsOf({ http: { host: '0.0.0.0' } })).toEqual([
+      'http.allowedHosts: required when http.host (0.0.0.0) takes connections from the network: list the names clients use, e.g. ["vmpool.example.com"], or ["*"] when a load balancer checks the Host (HTTP_ALLOWED_HOSTS)',
+    ]);
+    expect(problemsOf({ http: { host: '0.0.0.0', allowedHosts: ['vmpool.example.com'] } })).toEqual([]);
+  });
+
   it('protects reads in production only, and names a bad allowed host list or listing period', () => {
     const production = yaml.load(readFileSync(join(packageRoot(), 'config', 'production.yaml'), 'utf8')) as { http: Record<string, unknown> };
     expect(production.http.protectReads).toBe(true);
