@@ -14,8 +14,10 @@
  *                                  termination sweep ends, a pool since removed from the config's too
  */
 
+import { ZONE_JUDGEMENT } from '../zones/breaker-scripts.js';
+
 /** Return codes shared by the scripts; mapped to `StoreResult` in store.ts. */
-export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4 } as const;
+export const CODE = { OK: 1, NOT_FOUND: -1, WRONG_STATE: -2, EXISTS: -3, LIMIT: -4, ZONE_LIMIT: -5 } as const;
 
 // Shared body: moves machine `id` to `to`, keeping indexes and counts exact. `rec` is the record's
 // { pool, zone, state, slow } as read(key) returned it, read once by the caller to check the state it leaves;
@@ -69,29 +71,64 @@ return {${CODE.OK}, state}
 `;
 
 /**
- * Creates a machine in `requested` only if the pool stays within its limits,
- * so concurrent reconciles in several producers can never overshoot.
- * KEYS[1] machine hash, KEYS[2] pool counts hash, KEYS[3] pool's requested set
+ * Creates a machine in `requested` only if the pool stays within its limits
+ * and its zone within its in-flight limit, so concurrent reconciles in several
+ * producers, of one pool or of several pools sharing a zone, can never
+ * overshoot either. The zone's limit is the breaker's own judgement
+ * (ZONE_JUDGEMENT, read here in the same step): while a closed zone has
+ * failures against it (one within the window), it holds at most
+ * failuresToOpen machines whose outcome may still be to come, every pool's.
+ * A zone with no failure in the window costs one read (its breaker hash).
+ * KEYS[1] machine hash, KEYS[2] pool counts hash, KEYS[3] pool's requested set,
+ * with the zone's limit only: KEYS[4] zone breaker hash, KEYS[5] zone breaker recent list,
+ * KEYS[6..] counts hashes of the other pools sharing the zone
  * ARGV[1] now, ARGV[2] warm target, ARGV[3] max, ARGV[4] comma-list of warming states,
- * ARGV[5] comma-list of live states, ARGV[6] zone, ARGV[7..] field, value pairs
- * Returns code
+ * ARGV[5] comma-list of live states, ARGV[6] zone, ARGV[7] '1' to apply the zone's limit (else '0'),
+ * ARGV[8] recentMax, ARGV[9] windowMs, ARGV[10] minOutcomes, ARGV[11] failureRate,
+ * ARGV[12] comma-list of states whose outcome may still be to come, ARGV[13..] field, value pairs
+ * Returns code: OK, EXISTS, LIMIT (the pool's), ZONE_LIMIT (the zone's: try another zone)
  */
 export const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return ${CODE.EXISTS} end
 local counts = redis.call('HGETALL', KEYS[2])
+local zoneOf = ARGV[6]
 local warming, live = 0, 0
+local function listed(list, state) return string.find(',' .. list .. ',', ',' .. state .. ',', 1, true) ~= nil end
 for i = 1, #counts, 2 do
   local state = string.match(counts[i], '|([^|]+)$')
   local n = tonumber(counts[i + 1])
-  if string.find(',' .. ARGV[4] .. ',', ',' .. state .. ',', 1, true) then warming = warming + n end
+  if listed(ARGV[4], state) then warming = warming + n end
   -- A slow boot is likely doomed: it no longer holds a place in the warm target.
   if state == 'slow' then warming = warming - n end
-  if string.find(',' .. ARGV[5] .. ',', ',' .. state .. ',', 1, true) then live = live + n end
+  if listed(ARGV[5], state) then live = live + n end
 end
 if warming >= tonumber(ARGV[2]) or live >= tonumber(ARGV[3]) then return ${CODE.LIMIT} end
-redis.call('HSET', KEYS[1], 'state', 'requested', 'stateSince', ARGV[1], 'createdAt', ARGV[1], 'zone', ARGV[6], unpack(ARGV, 7))
+if ARGV[7] == '1' then
+  local H, R, now = KEYS[4], KEYS[5], tonumber(ARGV[1])
+  local recentMax, windowMs, minOutcomes, failureRate = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+  ${ZONE_JUDGEMENT}
+  -- streakAt is the zone's latest failure: none within the window, nothing against it, no limit.
+  if now - tonumber(get('streakAt', '0')) <= windowMs then
+    local limit = failuresToOpen()
+    if limit < minOutcomes then
+      local unresolved = {}
+      for state in string.gmatch(ARGV[12], '[^,]+') do unresolved[#unresolved + 1] = zoneOf .. '|' .. state end
+      local inFlight = 0
+      for k = 2, #KEYS do
+        if k ~= 3 and k ~= 4 and k ~= 5 then
+          local c = redis.call('HMGET', KEYS[k], zoneOf .. '|slow', unpack(unresolved))
+          -- A slow boot already counted against its zone.
+          inFlight = inFlight - (tonumber(c[1]) or 0)
+          for i = 2, #c do inFlight = inFlight + (tonumber(c[i]) or 0) end
+        end
+      end
+      if inFlight >= limit then return ${CODE.ZONE_LIMIT} end
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'state', 'requested', 'stateSince', ARGV[1], 'createdAt', ARGV[1], 'zone', zoneOf, unpack(ARGV, 13))
 redis.call('ZADD', KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
-redis.call('HINCRBY', KEYS[2], ARGV[6] .. '|requested', 1)
+redis.call('HINCRBY', KEYS[2], zoneOf .. '|requested', 1)
 return ${CODE.OK}
 `;
 

@@ -5,6 +5,7 @@ import {
   LIVE_STATES,
   sourcesOf,
   STATES,
+  UNRESOLVED_STATES,
   WARMING_STATES,
   type Machine,
   type MachineState,
@@ -31,9 +32,28 @@ export interface NewMachine {
   agentVersion?: string;
 }
 
+/**
+ * What CREATE needs to hold a zone to its breaker's in-flight limit in the
+ * same step as it records a machine: the breaker's keys and settings (from
+ * the zone breaker), and the other pools sharing the zone (their machines
+ * count too).
+ */
+export interface ZoneGuard {
+  breakerKeys: [hash: string, recent: string];
+  recentMax: number;
+  windowMs: number;
+  minOutcomes: number;
+  failureRate: number;
+  /** Every other configured pool with this zone. */
+  otherPools: readonly string[];
+}
+
+/** What `create` answers: `zone-limit` means the zone holds all the machines in flight it may: try another zone. */
+export type CreateResult = 'created' | 'exists' | 'limit' | 'zone-limit';
+
 interface StoreScripts {
   vmpoolTransition(key: string, ...args: (string | number)[]): Promise<[number, string]>;
-  vmpoolCreate(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
+  vmpoolCreate(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   vmpoolLease(key: string, ...args: (string | number)[]): Promise<string[][]>;
   vmpoolClaimOutcome(key: string): Promise<number>;
   vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
@@ -56,7 +76,8 @@ export class MachineStore {
     private readonly retentionMs = 24 * 3_600_000,
   ) {
     redis.defineCommand('vmpoolTransition', { numberOfKeys: 1, lua: TRANSITION });
-    redis.defineCommand('vmpoolCreate', { numberOfKeys: 3, lua: CREATE });
+    // The number of keys varies with the pools sharing the zone: passed first on each call.
+    redis.defineCommand('vmpoolCreate', { lua: CREATE });
     redis.defineCommand('vmpoolLease', { numberOfKeys: 1, lua: LEASE });
     redis.defineCommand('vmpoolClaimOutcome', { numberOfKeys: 1, lua: CLAIM_OUTCOME });
     redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 1, lua: MARK_SLOW });
@@ -76,24 +97,37 @@ export class MachineStore {
     return `${this.prefix}:counts:${pool}`;
   }
 
-  /** Records a new machine in `requested`, unless the pool is at its warm target or max. */
-  async create(machine: NewMachine, limits: { warm: number; max: number }, now: number): Promise<'created' | 'exists' | 'limit'> {
+  /**
+   * Records a new machine in `requested`, unless the pool is at its warm target
+   * or max, or (with a guard) its zone holds as many machines in flight as its
+   * breaker allows.
+   */
+  async create(machine: NewMachine, limits: { warm: number; max: number }, now: number, guard?: ZoneGuard): Promise<CreateResult> {
     const fields = Object.entries(machine)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]: [string, string | number]) => [k, String(v)]);
+    const zoneKeys = guard ? [...guard.breakerKeys, ...guard.otherPools.map((p) => this.countsKey(p))] : [];
+    const keys = [this.key(machine.id), this.countsKey(machine.pool), this.stateKey(machine.pool, 'requested'), ...zoneKeys];
     const code = await this.redis.vmpoolCreate(
-      this.key(machine.id),
-      this.countsKey(machine.pool),
-      this.stateKey(machine.pool, 'requested'),
+      keys.length,
+      ...keys,
       now,
       limits.warm,
       limits.max,
       WARMING_STATES.join(','),
       LIVE_STATES.join(','),
       machine.zone,
+      guard ? '1' : '0',
+      guard?.recentMax ?? 0,
+      guard?.windowMs ?? 0,
+      guard?.minOutcomes ?? 0,
+      guard?.failureRate ?? 0,
+      UNRESOLVED_STATES.join(','),
       ...fields,
     );
-    return code === CODE.OK ? 'created' : code === CODE.EXISTS ? 'exists' : 'limit';
+    if (code === CODE.OK) return 'created';
+    if (code === CODE.EXISTS) return 'exists';
+    return code === CODE.ZONE_LIMIT ? 'zone-limit' : 'limit';
   }
 
   /** Moves a machine to `to` if its current state is one of `from` (default: every state allowed to reach `to`). */
