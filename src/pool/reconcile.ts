@@ -10,6 +10,7 @@ import { scaleIn, scaleInExcess } from './scale-in.js';
 import { inFlightByZone, zoneCandidates } from './zone-candidates.js';
 import { replaceSuperseded } from './rollout-replace.js';
 import { versionFor, type Rollout } from '../agent/rollout.js';
+import { splitZoneId } from '../providers/zone-id.js';
 
 export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'zoneStrategy' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
 
@@ -27,8 +28,8 @@ const REQUESTED_GRACE_MS = 10_000;
  */
 export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Promise<{ requested: number; retired: number }> {
   const { store, flags, config, now } = deps;
-  // An empty store after a Redis loss would look like an empty pool: wait for the rebuild, never storm.
-  if (!(await deps.epoch.present())) return { requested: 0, retired: 0 };
+  // An empty store after a Redis loss would look like an empty pool: wait for the rebuild of its providers, never storm.
+  if (!(await deps.epoch.rebuilt(providersOf(pool)))) return { requested: 0, retired: 0 };
   const { target } = poolTarget(pool, now(), await deps.waiters.count(pool.name, now()));
   const rollout = await deps.rollouts.current(pool);
   await replaceSuperseded(pool, rollout, target, deps);
@@ -69,6 +70,11 @@ async function reserveProbes(zones: string[], deps: ReconcileDeps): Promise<Map<
   // One slot per zone per reconcile: the next reconcile may take the next one, after this probe is on its way.
   for (const zone of zones) if (await deps.zoneStrategy.reserveProbe(zone, deps.now())) slots.set(zone, 1);
   return slots;
+}
+
+/** The providers a pool launches into. */
+function providersOf(pool: PoolConfig): string[] {
+  return [...new Set(pool.zones.map((zone) => splitZoneId(zone).provider))];
 }
 
 /** Counts a machine just requested, so a later fallback spreads around it. */
