@@ -22,6 +22,9 @@ export type CountKey = MachineState | 'slow';
 /** Counts per zone for one pool: `counts["sim/zone-a"].ready`. */
 export type PoolCounts = Record<string, Partial<Record<CountKey, number>>>;
 
+/** A machine as `transition` takes it: its id and pool (one call), or its id alone (its pool is read first). */
+export type MachineRef = string | Pick<Machine, 'id' | 'pool'>;
+
 export interface NewMachine {
   id: string;
   pool: string;
@@ -52,12 +55,12 @@ export interface ZoneGuard {
 export type CreateResult = 'created' | 'exists' | 'limit' | 'zone-limit';
 
 interface StoreScripts {
-  vmpoolTransition(key: string, ...args: (string | number)[]): Promise<[number, string]>;
+  vmpoolTransition(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, string]>;
   vmpoolCreate(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
-  vmpoolLease(key: string, ...args: (string | number)[]): Promise<string[][]>;
+  vmpoolLease(ready: string, leased: string, counts: string, terminating: string, ...args: (string | number)[]): Promise<string[][]>;
   vmpoolClaimOutcome(key: string): Promise<number>;
   vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
-  vmpoolRestore(key: string, prefix: string, ...fields: string[]): Promise<number>;
+  vmpoolRestore(key: string, stateSet: string, counts: string, ...fields: string[]): Promise<number>;
 }
 
 const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt']);
@@ -75,13 +78,14 @@ export class MachineStore {
     /** How long a terminated record stays readable, for status and post-mortems. */
     private readonly retentionMs = 24 * 3_600_000,
   ) {
-    redis.defineCommand('vmpoolTransition', { numberOfKeys: 1, lua: TRANSITION });
+    // The number of keys varies with the states a machine may leave: passed first on each call.
+    redis.defineCommand('vmpoolTransition', { lua: TRANSITION });
     // The number of keys varies with the pools sharing the zone: passed first on each call.
     redis.defineCommand('vmpoolCreate', { lua: CREATE });
-    redis.defineCommand('vmpoolLease', { numberOfKeys: 1, lua: LEASE });
+    redis.defineCommand('vmpoolLease', { numberOfKeys: 4, lua: LEASE });
     redis.defineCommand('vmpoolClaimOutcome', { numberOfKeys: 1, lua: CLAIM_OUTCOME });
     redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 1, lua: MARK_SLOW });
-    redis.defineCommand('vmpoolRestore', { numberOfKeys: 1, lua: RESTORE });
+    redis.defineCommand('vmpoolRestore', { numberOfKeys: 3, lua: RESTORE });
     this.redis = redis as Redis & StoreScripts;
   }
 
@@ -130,12 +134,20 @@ export class MachineStore {
     return code === CODE.ZONE_LIMIT ? 'zone-limit' : 'limit';
   }
 
-  /** Moves a machine to `to` if its current state is one of `from` (default: every state allowed to reach `to`). */
-  async transition(id: string, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
+  /**
+   * Moves a machine to `to` if its current state is one of `from` (default:
+   * every state allowed to reach `to`). Given the machine (id and pool), one
+   * script call; given its id alone, its pool is read first.
+   */
+  async transition(ref: MachineRef, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
+    const id = typeof ref === 'string' ? ref : ref.id;
+    const pool = typeof ref === 'string' ? await this.redis.hget(this.key(id), 'pool') : ref.pool;
+    if (pool === null) return { ok: false, reason: 'not-found' };
     const fields = Object.entries(update)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, String(v)]);
-    const [code, found] = await this.redis.vmpoolTransition(this.key(id), this.prefix, id, to, now, this.retentionMs, from.join(','), ...fields);
+    const keys = [this.key(id), this.countsKey(pool), this.terminatingKey(), this.stateKey(pool, to), ...from.map((s) => this.stateKey(pool, s))];
+    const [code, found] = await this.redis.vmpoolTransition(keys.length, ...keys, pool, id, to, now, this.retentionMs, from.join(','), ...fields);
     if (code === CODE.OK) return { ok: true, from: found as MachineState };
     if (code === CODE.NOT_FOUND) return { ok: false, reason: 'not-found' };
     return { ok: false, reason: 'wrong-state', state: found as MachineState };
@@ -161,7 +173,7 @@ export class MachineStore {
     const fields = Object.entries(machine)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, String(v)]);
-    return (await this.redis.vmpoolRestore(this.key(machine.id), this.prefix, ...fields)) === 1;
+    return (await this.redis.vmpoolRestore(this.key(machine.id), this.stateKey(machine.pool, machine.state), this.countsKey(machine.pool), ...fields)) === 1;
   }
 
   /**
@@ -196,7 +208,7 @@ export class MachineStore {
 
   /** Atomically leases up to `count` machines of a pool, longest-ready first (with that agent version, if given); fewer when fewer are ready. */
   async leaseMany(pool: string, now: number, count: number, agentVersion?: string): Promise<Machine[]> {
-    const rows = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now, agentVersion ?? '', count);
+    const rows = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.stateKey(pool, 'leased'), this.countsKey(pool), this.terminatingKey(), this.prefix, now, agentVersion ?? '', count);
     return rows.flatMap((flat) => {
       const hash: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;

@@ -39,7 +39,7 @@ export async function replaceSuperseded(pool: PoolConfig, rollout: Rollout | und
   const paced = await deps.redis.set(`${deps.config.redis.prefix}:agent-rollout-pace:${pool.name}`, '1', 'PX', every, 'NX');
   if (paced !== 'OK') return 0;
   const [oldest] = superseded.sort((a, b) => (a.launchedAt ?? a.createdAt) - (b.launchedAt ?? b.createdAt));
-  if (!(await requestTermination(oldest!.id, deps, { retiredFor: 'agent-rollout' }, ['ready']))) return 0;
+  if (!(await requestTermination(oldest!, deps, { retiredFor: 'agent-rollout' }, ['ready']))) return 0;
   deps.logger.info(
     { pool: pool.name, machineId: oldest!.id, from: oldest!.agentVersion, to: [...wanted], left: superseded.length - 1 },
     `pool ${pool.name}: replacing a machine on agent ${oldest!.agentVersion ?? 'none'} (${superseded.length - 1} more to go)`,
