@@ -101,7 +101,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   try {
     // The web role first: a port in use fails the start before anything is launched.
     if (roles.includes('web')) {
-      handout = new LeaseHandout(store, now, (machines) => tagLeased(machines, { providers, logger, now }));
+      handout = new LeaseHandout(store, now, (machines) => tagLeased(machines, { providers, logger, now }), logger.child({ component: 'lease' }));
       http = buildServer({ ...deps, metrics: createMetrics(deps), logger, isClosing: () => closing, shutdown: endWaits.signal, handout });
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address();

@@ -2,7 +2,7 @@ import type { AppDeps } from '../app-deps.js';
 import type { PoolConfig } from '../config.js';
 import type { MachineState } from '../machines/machine.js';
 import type { VersionOutcomes } from './canary-guard.js';
-import { wantedVersions } from './rollout.js';
+import { isWanted } from './rollout.js';
 import { isoTime, shownText } from '../iso-time.js';
 
 /** Machines of one agent version. */
@@ -17,7 +17,8 @@ export interface VersionCounts {
 export interface AgentStatus {
   image: string;
   version: string;
-  canary?: { version: string; share: number };
+  /** The canary's target share, and `actualShare`: the share of ready machines on it now. */
+  canary?: { version: string; share: number; actualShare: number };
   canaryHalted?: { version: string; reason: string; since: string };
   source: 'config' | 'operator';
   setBy?: string;
@@ -44,13 +45,12 @@ export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'sto
   const rollout = await deps.rollouts.current(pool);
   if (!rollout) return undefined;
   const machines: Record<string, VersionCounts> = {};
-  const wanted = wantedVersions(rollout);
   let superseded = 0;
   for (const [state, column] of COUNTED) {
     for (const machine of await deps.store.list(pool.name, state)) {
       const version = machine.agentVersion ?? 'none';
       (machines[version] ??= { ready: 0, leased: 0, warming: 0 })[column]++;
-      if (state === 'ready' && machine.agentVersion !== undefined && !wanted.has(version)) superseded++;
+      if (state === 'ready' && machine.agentVersion !== undefined && !isWanted(machine.id, version, rollout)) superseded++;
     }
   }
   // Stored data never fails the status answer: a bad time shows "invalid", a long `by` is cut.
@@ -59,7 +59,7 @@ export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'sto
   return {
     image: rollout.image,
     version: rollout.version,
-    ...(rollout.canary ? { canary: rollout.canary } : {}),
+    ...(rollout.canary ? { canary: { ...rollout.canary, actualShare: readyShare(machines, rollout.canary.version) } } : {}),
     ...(canaryHalted ? { canaryHalted: { ...canaryHalted, reason: shownText(canaryHalted.reason)!, since: iso(canaryHalted.since)! } } : {}),
     source: rollout.source,
     ...(rollout.setBy ? { setBy: shownText(rollout.setBy), setAt: iso(rollout.setAt) } : {}),
@@ -69,9 +69,16 @@ export async function readAgentStatus(pool: PoolConfig, deps: Pick<AppDeps, 'sto
   };
 }
 
-/** `  agent vmpool/build-agent 1.6.0 (canary 1.7.0 at 10%): 1.6.0 2 ready, 1.5.0 1 ready 1 leased; rolling out, 1 to replace` */
+/** The share of ready machines (those with a version) on `version`; 0 when none is ready. */
+function readyShare(machines: Record<string, VersionCounts>, version: string): number {
+  const ready = Object.entries(machines).reduce((sum, [v, c]) => sum + (v === 'none' ? 0 : c.ready), 0);
+  return ready === 0 ? 0 : (machines[version]?.ready ?? 0) / ready;
+}
+
+/** `  agent vmpool/build-agent 1.6.0 (canary 1.7.0 at 10%, now 33%): 1.6.0 2 ready, 1.5.0 1 ready 1 leased; rolling out, 1 to replace` */
 export function summarizeAgent(agent: AgentStatus): string {
-  const canary = agent.canary ? ` (canary ${agent.canary.version} at ${Math.round(agent.canary.share * 100)}%${agent.canaryHalted ? ' HALTED' : ''})` : '';
+  const percent = (share: number) => `${Math.round(share * 100)}%`;
+  const canary = agent.canary ? ` (canary ${agent.canary.version} at ${percent(agent.canary.share)}, now ${percent(agent.canary.actualShare)}${agent.canaryHalted ? ' HALTED' : ''})` : '';
   const versions = Object.entries(agent.machines)
     .sort(([a], [b]) => (a === agent.version ? -1 : b === agent.version ? 1 : a.localeCompare(b)))
     .map(([version, c]) => `${version} ${[c.ready ? `${c.ready} ready` : '', c.leased ? `${c.leased} leased` : '', c.warming ? `${c.warming} booting` : ''].filter(Boolean).join(' ') || '0'}`)

@@ -33,7 +33,19 @@ export function versionFor(machineId: string, rollout: Rollout): string {
   return canaryActive(rollout) && idShare(machineId) < rollout.canary!.share ? rollout.canary!.version : rollout.version;
 }
 
-/** Versions a ready machine may carry; others are superseded and replaced progressively. */
+/**
+ * Whether the rollout wants a machine with this id on `version`: the stable
+ * version always; the canary only for an id that selects it (as `versionFor`
+ * chose for new machines), so the canary keeps its share and never more,
+ * whatever the fleet ran before it was set (a rollback to stable with the
+ * previous version as canary leaves only the canary's share on it).
+ */
+export function isWanted(machineId: string, version: string, rollout: Rollout): boolean {
+  if (version === rollout.version) return true;
+  return canaryActive(rollout) && version === rollout.canary!.version && idShare(machineId) < rollout.canary!.share;
+}
+
+/** Versions a ready machine may carry (the canary only on the ids that select it: `isWanted`). */
 export function wantedVersions(rollout: Rollout): Set<string> {
   return new Set(canaryActive(rollout) ? [rollout.version, rollout.canary!.version] : [rollout.version]);
 }

@@ -63,10 +63,10 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
     session = await reachMachine(machine, deadline, deps, signal);
     const open = session;
     signal.addEventListener('abort', () => open.close(), { once: true });
-    const moved = await deps.store.transition(id, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
+    const moved = await deps.store.transition(machine, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
     if (!moved.ok) return; // released or reaped meanwhile: whoever moved it owns it now
     await prepare(session, machine, pool, deps, log);
-    const ready = await deps.store.transition(id, 'ready', deps.now(), {}, ['preparing']);
+    const ready = await deps.store.transition(machine, 'ready', deps.now(), {}, ['preparing']);
     if (!ready.ok) return;
     stopWatching();
     await reportBootOutcome(machine, 'ready', deps, { resumed: resumedAt !== undefined });
@@ -124,9 +124,9 @@ async function prepare(session: SshSession, machine: Machine, pool: PoolConfig, 
 async function fail(machine: Machine, failure: BootFailure, deps: BootDeps, log: Logger): Promise<void> {
   const level = failure.outcome === 'not-loopback' ? 'error' : 'warn';
   log[level]({ outcome: failure.outcome, reason: failure.message }, 'boot failed; terminating the machine');
-  const failed = await deps.store.transition(machine.id, 'failed', deps.now(), { failure: failure.outcome, failureDetail: failure.message }, ['booting', 'preparing']);
+  const failed = await deps.store.transition(machine, 'failed', deps.now(), { failure: failure.outcome, failureDetail: failure.message }, ['booting', 'preparing']);
   if (!failed.ok) return;
   await reportBootOutcome(machine, failure.outcome, deps, { verdict: failure.verdict });
-  await requestTermination(machine.id, deps);
+  await requestTermination(machine, deps);
   await requestReconcile(deps.queues, machine.pool);
 }

@@ -20,6 +20,15 @@ export const LIVE_STATES = ['requested', 'launching', 'booting', 'preparing', 'r
 /** States that will become ready without anyone asking: what a pool's warm target counts. */
 export const WARMING_STATES = ['requested', 'launching', 'booting', 'preparing', 'ready'] as const;
 
+/**
+ * States of a machine whose outcome may not have reached its zone's breaker
+ * yet: on its way to ready, or failed (a booter moves a machine to failed a
+ * moment before it reports the failure; counting failed machines until they
+ * are terminated errs on the side of fewer launches into a failing zone).
+ * What a zone's in-flight limit counts.
+ */
+export const UNRESOLVED_STATES = ['requested', 'launching', 'booting', 'preparing', 'failed'] as const;
+
 const TRANSITIONS: Record<MachineState, readonly MachineState[]> = {
   requested: ['launching', 'failed', 'terminating'],
   launching: ['booting', 'failed', 'terminating'],

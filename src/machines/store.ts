@@ -5,6 +5,7 @@ import {
   LIVE_STATES,
   sourcesOf,
   STATES,
+  UNRESOLVED_STATES,
   WARMING_STATES,
   type Machine,
   type MachineState,
@@ -21,6 +22,9 @@ export type CountKey = MachineState | 'slow';
 /** Counts per zone for one pool: `counts["sim/zone-a"].ready`. */
 export type PoolCounts = Record<string, Partial<Record<CountKey, number>>>;
 
+/** A machine as `transition` takes it: its id and pool (one call), or its id alone (its pool is read first). */
+export type MachineRef = string | Pick<Machine, 'id' | 'pool'>;
+
 export interface NewMachine {
   id: string;
   pool: string;
@@ -31,13 +35,32 @@ export interface NewMachine {
   agentVersion?: string;
 }
 
+/**
+ * What CREATE needs to hold a zone to its breaker's in-flight limit in the
+ * same step as it records a machine: the breaker's keys and settings (from
+ * the zone breaker), and the other pools sharing the zone (their machines
+ * count too).
+ */
+export interface ZoneGuard {
+  breakerKeys: [hash: string, recent: string];
+  recentMax: number;
+  windowMs: number;
+  minOutcomes: number;
+  failureRate: number;
+  /** Every other configured pool with this zone. */
+  otherPools: readonly string[];
+}
+
+/** What `create` answers: `zone-limit` means the zone holds all the machines in flight it may: try another zone. */
+export type CreateResult = 'created' | 'exists' | 'limit' | 'zone-limit';
+
 interface StoreScripts {
-  vmpoolTransition(key: string, ...args: (string | number)[]): Promise<[number, string]>;
-  vmpoolCreate(k1: string, k2: string, k3: string, ...args: (string | number)[]): Promise<number>;
-  vmpoolLease(key: string, ...args: (string | number)[]): Promise<string[][]>;
+  vmpoolTransition(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, string]>;
+  vmpoolCreate(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  vmpoolLease(ready: string, leased: string, counts: string, terminating: string, ...args: (string | number)[]): Promise<string[][]>;
   vmpoolClaimOutcome(key: string): Promise<number>;
   vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
-  vmpoolRestore(key: string, prefix: string, ...fields: string[]): Promise<number>;
+  vmpoolRestore(key: string, stateSet: string, counts: string, ...fields: string[]): Promise<number>;
 }
 
 const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt']);
@@ -55,12 +78,14 @@ export class MachineStore {
     /** How long a terminated record stays readable, for status and post-mortems. */
     private readonly retentionMs = 24 * 3_600_000,
   ) {
-    redis.defineCommand('vmpoolTransition', { numberOfKeys: 1, lua: TRANSITION });
-    redis.defineCommand('vmpoolCreate', { numberOfKeys: 3, lua: CREATE });
-    redis.defineCommand('vmpoolLease', { numberOfKeys: 1, lua: LEASE });
+    // The number of keys varies with the states a machine may leave: passed first on each call.
+    redis.defineCommand('vmpoolTransition', { lua: TRANSITION });
+    // The number of keys varies with the pools sharing the zone: passed first on each call.
+    redis.defineCommand('vmpoolCreate', { lua: CREATE });
+    redis.defineCommand('vmpoolLease', { numberOfKeys: 4, lua: LEASE });
     redis.defineCommand('vmpoolClaimOutcome', { numberOfKeys: 1, lua: CLAIM_OUTCOME });
     redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 1, lua: MARK_SLOW });
-    redis.defineCommand('vmpoolRestore', { numberOfKeys: 1, lua: RESTORE });
+    redis.defineCommand('vmpoolRestore', { numberOfKeys: 3, lua: RESTORE });
     this.redis = redis as Redis & StoreScripts;
   }
 
@@ -76,32 +101,53 @@ export class MachineStore {
     return `${this.prefix}:counts:${pool}`;
   }
 
-  /** Records a new machine in `requested`, unless the pool is at its warm target or max. */
-  async create(machine: NewMachine, limits: { warm: number; max: number }, now: number): Promise<'created' | 'exists' | 'limit'> {
+  /**
+   * Records a new machine in `requested`, unless the pool is at its warm target
+   * or max, or (with a guard) its zone holds as many machines in flight as its
+   * breaker allows.
+   */
+  async create(machine: NewMachine, limits: { warm: number; max: number }, now: number, guard?: ZoneGuard): Promise<CreateResult> {
     const fields = Object.entries(machine)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]: [string, string | number]) => [k, String(v)]);
+    const zoneKeys = guard ? [...guard.breakerKeys, ...guard.otherPools.map((p) => this.countsKey(p))] : [];
+    const keys = [this.key(machine.id), this.countsKey(machine.pool), this.stateKey(machine.pool, 'requested'), ...zoneKeys];
     const code = await this.redis.vmpoolCreate(
-      this.key(machine.id),
-      this.countsKey(machine.pool),
-      this.stateKey(machine.pool, 'requested'),
+      keys.length,
+      ...keys,
       now,
       limits.warm,
       limits.max,
       WARMING_STATES.join(','),
       LIVE_STATES.join(','),
       machine.zone,
+      guard ? '1' : '0',
+      guard?.recentMax ?? 0,
+      guard?.windowMs ?? 0,
+      guard?.minOutcomes ?? 0,
+      guard?.failureRate ?? 0,
+      UNRESOLVED_STATES.join(','),
       ...fields,
     );
-    return code === CODE.OK ? 'created' : code === CODE.EXISTS ? 'exists' : 'limit';
+    if (code === CODE.OK) return 'created';
+    if (code === CODE.EXISTS) return 'exists';
+    return code === CODE.ZONE_LIMIT ? 'zone-limit' : 'limit';
   }
 
-  /** Moves a machine to `to` if its current state is one of `from` (default: every state allowed to reach `to`). */
-  async transition(id: string, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
+  /**
+   * Moves a machine to `to` if its current state is one of `from` (default:
+   * every state allowed to reach `to`). Given the machine (id and pool), one
+   * script call; given its id alone, its pool is read first.
+   */
+  async transition(ref: MachineRef, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
+    const id = typeof ref === 'string' ? ref : ref.id;
+    const pool = typeof ref === 'string' ? await this.redis.hget(this.key(id), 'pool') : ref.pool;
+    if (pool === null) return { ok: false, reason: 'not-found' };
     const fields = Object.entries(update)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, String(v)]);
-    const [code, found] = await this.redis.vmpoolTransition(this.key(id), this.prefix, id, to, now, this.retentionMs, from.join(','), ...fields);
+    const keys = [this.key(id), this.countsKey(pool), this.terminatingKey(), this.stateKey(pool, to), ...from.map((s) => this.stateKey(pool, s))];
+    const [code, found] = await this.redis.vmpoolTransition(keys.length, ...keys, pool, id, to, now, this.retentionMs, from.join(','), ...fields);
     if (code === CODE.OK) return { ok: true, from: found as MachineState };
     if (code === CODE.NOT_FOUND) return { ok: false, reason: 'not-found' };
     return { ok: false, reason: 'wrong-state', state: found as MachineState };
@@ -127,7 +173,7 @@ export class MachineStore {
     const fields = Object.entries(machine)
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, String(v)]);
-    return (await this.redis.vmpoolRestore(this.key(machine.id), this.prefix, ...fields)) === 1;
+    return (await this.redis.vmpoolRestore(this.key(machine.id), this.stateKey(machine.pool, machine.state), this.countsKey(machine.pool), ...fields)) === 1;
   }
 
   /**
@@ -162,7 +208,7 @@ export class MachineStore {
 
   /** Atomically leases up to `count` machines of a pool, longest-ready first (with that agent version, if given); fewer when fewer are ready. */
   async leaseMany(pool: string, now: number, count: number, agentVersion?: string): Promise<Machine[]> {
-    const rows = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.prefix, now, agentVersion ?? '', count);
+    const rows = await this.redis.vmpoolLease(this.stateKey(pool, 'ready'), this.stateKey(pool, 'leased'), this.countsKey(pool), this.terminatingKey(), this.prefix, now, agentVersion ?? '', count);
     return rows.flatMap((flat) => {
       const hash: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;

@@ -21,7 +21,7 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
   const machine = await store.get(id);
   if (!machine) return;
   if (machine.state === 'requested') {
-    const moved = await store.transition(id, 'launching', now(), {}, ['requested']);
+    const moved = await store.transition(machine, 'launching', now(), {}, ['requested']);
     if (!moved.ok) return; // someone else moved it (terminated by a release of the pool, a reaper)
   } else if (machine.state !== 'launching') {
     // Launched already; make sure the boot job exists (a crash may have come between the two).
@@ -46,7 +46,7 @@ export async function launchMachine(id: string, deps: LaunchDeps, signal?: Abort
 async function recordLaunch(machine: Machine, instance: Instance, deps: LaunchDeps): Promise<void> {
   const { store, queues, counters, logger, now } = deps;
   const moved = await store.transition(
-    machine.id,
+    machine,
     'booting',
     now(),
     { instanceId: instance.instanceId, launchedAt: instance.launchedAt, address: sshAddress(instance, deps.config), port: deps.config.ssh.port },
@@ -86,8 +86,8 @@ export async function abandonLaunch(id: string, err: unknown, deps: LaunchDeps):
     log.error({ error: describeError(err), forMs: deps.config.producer.fatalPause }, `pool ${machine.pool} halted: retries cannot fix this; resume with: vmpool pool resume ${machine.pool}`);
   }
   await deps.counters.launch(machine.pool, machine.zone, 'error');
-  const failed = await store.transition(id, 'failed', now(), { failure: 'launch-failed', failureDetail: describeError(err) }, ['requested', 'launching']);
-  if (failed.ok) await requestTermination(id, deps);
+  const failed = await store.transition(machine, 'failed', now(), { failure: 'launch-failed', failureDetail: describeError(err) }, ['requested', 'launching']);
+  if (failed.ok) await requestTermination(machine, deps);
   if (kind !== 'fatal') await requestReconcile(deps.queues, machine.pool);
 }
 

@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Machine } from '../machines/machine.js';
 import type { MachineStore } from '../machines/store.js';
+import type { Logger } from '../log.js';
+import { describeError } from '../errors.js';
 
 /** How often a pool with waiting requests is looked at again: one script call per pool per tick, however many wait. */
 const RETRY_MS = 50;
@@ -41,15 +43,19 @@ export class LeaseHandout {
   /** Leases answered while a tagging call is in flight: they go out together in the next call. */
   private untagged: Machine[] = [];
   private tagging: Promise<void> | undefined;
+  /** Queues whose latest lease attempt failed: said once when it starts failing and once when it recovers. */
+  private readonly failing = new Set<string>();
 
   /**
    * @param tagLeased writes the leases onto the instances (what a rebuild after a
    *   Redis loss reads), started once they are answered; it must not throw.
+   * @param logger hears a lease attempt that failed (the requests keep waiting and are tried again).
    */
   constructor(
     private readonly store: Pick<MachineStore, 'leaseMany'>,
     private readonly now: () => number,
     private readonly tagLeased: (machines: readonly Machine[]) => Promise<unknown> = () => Promise.resolve(),
+    private readonly logger?: Pick<Logger, 'error' | 'info' | 'debug'>,
   ) {}
 
   /** Resolves once every lease answered so far has had its tagging call (landed or failed): a web process waits for it before it exits. */
@@ -97,7 +103,7 @@ export class LeaseHandout {
       if (queue.length === 0) return void this.queues.delete(queueKey(pool, agentVersion));
       const batch = queue.slice(0, MAX_BATCH);
       for (const waiting of batch) waiting.trying = true;
-      const machines = await this.store.leaseMany(pool, this.now(), batch.length, agentVersion).catch(() => []);
+      const machines = await this.attempt(pool, agentVersion, batch.length);
       const untried = queue.some((w) => !w.tried && !batch.includes(w));
       // Oldest first. A machine leased for a client that left meanwhile is still handed over: the caller releases it, as it would any late answer.
       for (const [i, waiting] of batch.entries()) {
@@ -118,6 +124,27 @@ export class LeaseHandout {
       if (machines.length === batch.length || untried) continue;
       const soonest = Math.min(...queue.map((w) => w.deadline));
       await delay(Math.max(0, Math.min(RETRY_MS, soonest - this.now())));
+    }
+  }
+
+  /**
+   * One lease script call. A failure (Redis down, a script error) answers no
+   * machine: the requests keep waiting until their deadline and are tried
+   * again next tick, and the failure is logged with what it holds up.
+   */
+  private async attempt(pool: string, agentVersion: string | undefined, waiters: number): Promise<Machine[]> {
+    const key = queueKey(pool, agentVersion);
+    try {
+      const machines = await this.store.leaseMany(pool, this.now(), waiters, agentVersion);
+      if (this.failing.delete(key)) this.logger?.info({ pool, agentVersion }, `lease attempts for pool ${pool} succeed again`);
+      return machines;
+    } catch (err) {
+      const fields = { pool, agentVersion, waiters, error: describeError(err) };
+      // Said in full once per failing spell, not once per tick (20 a second).
+      if (!this.failing.has(key)) this.logger?.error(fields, `lease attempt for pool ${pool} failed: ${waiters} waiting requests get no machine until it succeeds`);
+      else this.logger?.debug(fields, `lease attempt for pool ${pool} failed again`);
+      this.failing.add(key);
+      return [];
     }
   }
 

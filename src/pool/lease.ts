@@ -50,7 +50,7 @@ export async function releaseMachine(id: string, deps: ReleaseDeps): Promise<Rel
   const machine = await deps.store.get(id);
   if (!machine) return { ok: false, reason: 'not-found' };
   if (machine.state !== 'leased') return { ok: false, reason: 'not-leased', state: machine.state };
-  const moved = await deps.store.transition(id, 'terminating', deps.now(), {}, ['leased']);
+  const moved = await deps.store.transition(machine, 'terminating', deps.now(), {}, ['leased']);
   if (!moved.ok) return { ok: false, reason: 'not-leased', state: moved.reason === 'wrong-state' ? moved.state : undefined };
   await requestTerminationSweep(deps.queues);
   await requestReconcile(deps.queues, machine.pool);

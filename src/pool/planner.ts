@@ -1,4 +1,4 @@
-import { LIVE_STATES, WARMING_STATES } from '../machines/machine.js';
+import { LIVE_STATES, UNRESOLVED_STATES, WARMING_STATES } from '../machines/machine.js';
 import type { CountKey, PoolCounts } from '../machines/store.js';
 
 export interface PoolLimits {
@@ -20,14 +20,6 @@ export function launchDeficit(limits: PoolLimits, totals: Readonly<Record<CountK
   const live = LIVE_STATES.reduce((sum, s) => sum + totals[s], 0);
   return Math.max(0, Math.min(limits.warm - warming, limits.max - live));
 }
-
-/**
- * States of a machine whose outcome may not have reached its zone's breaker
- * yet: on its way to ready, or failed (a booter moves a machine to failed a
- * moment before it reports the failure; counting failed machines until they
- * are terminated errs on the side of fewer launches into a failing zone).
- */
-const UNRESOLVED_STATES = [...WARMING_STATES.filter((s) => s !== 'ready'), 'failed'] as const;
 
 /**
  * Per zone, the machines whose outcome may still be to come (requested to

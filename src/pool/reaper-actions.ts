@@ -32,19 +32,19 @@ export async function act(machine: Machine, verdict: Verdict, deps: ActionDeps):
       return resumed ? 'bootsResumed' : undefined;
     }
     case 'too-old': {
-      const recycled = await requestTermination(machine.id, deps, { retiredFor: 'max-age' }, ['ready']);
+      const recycled = await requestTermination(machine, deps, { retiredFor: 'max-age' }, ['ready']);
       if (recycled) log(deps, machine).info({ launchedAt: machine.launchedAt }, 'reaper: recycling a ready machine past the pool’s maxAge');
       return recycled ? 'recycled' : undefined;
     }
     case 'unanswered-lease': {
       // Terminated, not made ready again: the answer may have left just before the api died.
-      const ended = await requestTermination(machine.id, deps, { retiredFor: 'lease-unanswered' }, ['leased']);
+      const ended = await requestTermination(machine, deps, { retiredFor: 'lease-unanswered' }, ['leased']);
       if (ended) log(deps, machine).error({ leasedAt: machine.leasedAt }, 'reaper: lease never answered (the api died or the client left first); terminating the machine');
       return ended ? 'unansweredLeases' : undefined;
     }
     case 'overdue-lease': {
       log(deps, machine).error({ leasedAt: machine.leasedAt, terminating: verdict.terminate }, 'reaper: lease past the pool’s maxLeaseDuration');
-      if (verdict.terminate) await requestTermination(machine.id, deps, { retiredFor: 'lease-overdue' }, ['leased']);
+      if (verdict.terminate) await requestTermination(machine, deps, { retiredFor: 'lease-overdue' }, ['leased']);
       return 'overdueLeases';
     }
   }
@@ -54,9 +54,9 @@ export async function act(machine: Machine, verdict: Verdict, deps: ActionDeps):
 async function closeVanished(machine: Machine, fate: InstanceFate, deps: ActionDeps): Promise<Counted | undefined> {
   const { store, now } = deps;
   const detail = `instance ${machine.instanceId} ${fate === 'unknown' ? 'unknown to the cloud' : fate} while ${machine.state}`;
-  const moved = await store.transition(machine.id, 'terminating', now(), { failure: 'instance-gone', failureDetail: detail }, [machine.state]);
+  const moved = await store.transition(machine, 'terminating', now(), { failure: 'instance-gone', failureDetail: detail }, [machine.state]);
   if (!moved.ok) return undefined;
-  await store.transition(machine.id, 'terminated', now(), {}, ['terminating']);
+  await store.transition(machine, 'terminated', now(), {}, ['terminating']);
   // A booter alive would have reported the loss itself; this covers one that died.
   if (BOOTING.has(machine.state)) await reportBootOutcome(machine, 'instance-lost', deps);
   if (machine.state === 'leased') log(deps, machine).error({ fate }, 'reaper: the instance of a leased machine is gone; the build on it is lost');
@@ -68,10 +68,10 @@ async function closeVanished(machine: Machine, fate: InstanceFate, deps: ActionD
 async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
   const { state } = machine;
   const detail = `${state} since ${new Date(machine.stateSince).toISOString()}`;
-  const failed = await deps.store.transition(machine.id, 'failed', deps.now(), { failure: `stuck-${state}`, failureDetail: detail }, [state]);
+  const failed = await deps.store.transition(machine, 'failed', deps.now(), { failure: `stuck-${state}`, failureDetail: detail }, [state]);
   if (!failed.ok) return undefined;
   if (BOOTING.has(state)) await reportBootOutcome(machine, 'boot-timeout', deps);
-  await requestTermination(machine.id, deps);
+  await requestTermination(machine, deps);
   log(deps, machine).warn({ state, since: machine.stateSince }, `reaper: machine stuck in ${state}; failed and terminating`);
   return 'stuckFailed';
 }
@@ -79,7 +79,7 @@ async function failStuck(machine: Machine, deps: ActionDeps): Promise<Counted | 
 async function retryTermination(machine: Machine, deps: ActionDeps): Promise<Counted | undefined> {
   // Failed but never handed to termination (a crash between the two steps); or terminating that long: the sweeps
   // asked for since could not end it (the cloud refusing), and one more is asked for now.
-  const retried = machine.state === 'failed' ? await requestTermination(machine.id, deps, {}, ['failed']) : await sweepAgain(machine, deps);
+  const retried = machine.state === 'failed' ? await requestTermination(machine, deps, {}, ['failed']) : await sweepAgain(machine, deps);
   if (retried) log(deps, machine).warn({ state: machine.state, since: machine.stateSince }, 'reaper: termination overdue; started it again');
   return retried ? 'terminationsRetried' : undefined;
 }

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { AppDeps } from '../app-deps.js';
 import type { PoolConfig } from '../config.js';
 import { LIVE_STATES, newMachineId } from '../machines/machine.js';
-import { totalsByState } from '../machines/store.js';
-import { allZonesBlocked, probeCandidates, selectZones, type Placement } from '../zones/selector.js';
+import { totalsByState, type CreateResult, type PoolCounts } from '../machines/store.js';
+import { allZonesBlocked, fallbackPlacement, probeCandidates, selectZones, type Placement } from '../zones/selector.js';
 import { launchDeficit, type PoolLimits } from './planner.js';
 import { poolTarget } from './target.js';
 import { scaleIn, scaleInExcess } from './scale-in.js';
 import { inFlightByZone, zoneCandidates } from './zone-candidates.js';
 import { replaceSuperseded } from './rollout-replace.js';
 import { versionFor, type Rollout } from '../agent/rollout.js';
+import { splitZoneId } from '../providers/zone-id.js';
 
 export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'zoneStrategy' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
 
@@ -27,8 +28,8 @@ const REQUESTED_GRACE_MS = 10_000;
  */
 export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Promise<{ requested: number; retired: number }> {
   const { store, flags, config, now } = deps;
-  // An empty store after a Redis loss would look like an empty pool: wait for the rebuild, never storm.
-  if (!(await deps.epoch.present())) return { requested: 0, retired: 0 };
+  // An empty store after a Redis loss would look like an empty pool: wait for the rebuild of its providers, never storm.
+  if (!(await deps.epoch.rebuilt(providersOf(pool)))) return { requested: 0, retired: 0 };
   const { target } = poolTarget(pool, now(), await deps.waiters.count(pool.name, now()));
   const rollout = await deps.rollouts.current(pool);
   await replaceSuperseded(pool, rollout, target, deps);
@@ -46,9 +47,18 @@ export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Prom
   const allOpenProbe = blocked && probeSlots.size === 0 && deficit > 0 && (await flags.allowProbe(pool.name, config.allZonesOpen.probeEvery));
   const inFlight = await inFlightByZone(pool, counts, candidates, deps);
   const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe, inFlight });
+  // Zones the store refused this run: it holds each zone to its in-flight limit, whatever this run read.
+  const refused = new Set<string>();
   let requested = 0;
-  for (const placement of placements) {
-    if (!(await request(pool, limits, placement, rollout, deps))) break;
+  for (const planned of placements) {
+    let placement: Placement | undefined = planned;
+    let result: CreateResult = 'zone-limit';
+    while (placement && (result = await request(pool, limits, placement, rollout, deps)) === 'zone-limit') {
+      refused.add(placement.zone);
+      placement = fallbackPlacement({ candidates, counts, refused, inFlight });
+    }
+    if (result !== 'created') break;
+    counted(counts, placement!.zone);
     requested++;
   }
   await requeueOrphanedRequests(pool, deps);
@@ -62,7 +72,18 @@ async function reserveProbes(zones: string[], deps: ReconcileDeps): Promise<Map<
   return slots;
 }
 
-async function request(pool: PoolConfig, limits: PoolLimits, placement: Placement, rollout: Rollout | undefined, deps: ReconcileDeps): Promise<boolean> {
+/** The providers a pool launches into. */
+function providersOf(pool: PoolConfig): string[] {
+  return [...new Set(pool.zones.map((zone) => splitZoneId(zone).provider))];
+}
+
+/** Counts a machine just requested, so a later fallback spreads around it. */
+function counted(counts: PoolCounts, zone: string): void {
+  const byState = (counts[zone] ??= {});
+  byState.requested = (byState.requested ?? 0) + 1;
+}
+
+async function request(pool: PoolConfig, limits: PoolLimits, placement: Placement, rollout: Rollout | undefined, deps: ReconcileDeps): Promise<CreateResult> {
   const { store, queues, logger, now } = deps;
   const id = newMachineId(now(), () => randomBytes(4).toString('hex'));
   const machine = {
@@ -76,10 +97,13 @@ async function request(pool: PoolConfig, limits: PoolLimits, placement: Placemen
   };
   // A probe may go beyond the warm target (never beyond max): a full pool must still learn that a zone healed.
   const allowed = placement.probe ? { warm: pool.max, max: pool.max } : limits;
-  if ((await store.create(machine, allowed, now())) !== 'created') return false;
+  // The zone's in-flight limit is checked in the same step as the machine is recorded: every pool sharing the zone counts.
+  const otherPools = deps.config.pools.filter((p) => p.name !== pool.name && p.zones.includes(placement.zone)).map((p) => p.name);
+  const result = await store.create(machine, allowed, now(), deps.zoneStrategy.zoneGuard?.(placement.zone, otherPools));
+  if (result !== 'created') return result;
   await queues.launch.add('launch', { machineId: id }, { jobId: id });
   logger.debug({ machineId: id, pool: pool.name, zone: placement.zone, probe: placement.probe }, 'machine requested');
-  return true;
+  return result;
 }
 
 async function updateAlert(pool: PoolConfig, blocked: boolean, { flags, logger, now }: ReconcileDeps): Promise<void> {

@@ -33,7 +33,7 @@ export async function scaleIn(pool: PoolConfig, excess: number, deps: ScaleInDep
   const oldest = (await deps.store.list(pool.name, 'ready')).sort((a, b) => (a.launchedAt ?? a.createdAt) - (b.launchedAt ?? b.createdAt));
   let removed = 0;
   for (const machine of oldest.slice(0, excess)) {
-    if (await requestTermination(machine.id, deps, { retiredFor: 'scale-in' }, ['ready'])) removed++;
+    if (await requestTermination(machine, deps, { retiredFor: 'scale-in' }, ['ready'])) removed++;
   }
   await deps.redis.del(key); // the next surplus must last a full cooldown again
   if (removed > 0) deps.logger.info({ pool: pool.name, removed, excess }, `pool ${pool.name}: scaled in by ${removed}`);

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { MachineStore } from '../machines/store.js';
+import type { MachineRef, MachineStore } from '../machines/store.js';
 import type { Machine, MachineState, MachineUpdate } from '../machines/machine.js';
 import { TAGS, type Provider } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
@@ -24,13 +24,14 @@ const MAX_PASSES = 20;
  * may leave) and asks for a sweep, which makes sure the cloud lets it go.
  */
 export async function requestTermination(
-  id: string,
+  /** The machine (one store call), or its id alone. */
+  ref: MachineRef,
   deps: Pick<TerminateDeps, 'store' | 'queues' | 'now'>,
   update: MachineUpdate = {},
   /** The states it may be taken from; scale-in passes `['ready']` so a machine leased meanwhile is never touched. */
   from?: MachineState[],
 ): Promise<boolean> {
-  const moved = await deps.store.transition(id, 'terminating', deps.now(), update, from);
+  const moved = await deps.store.transition(ref, 'terminating', deps.now(), update, from);
   const already = !moved.ok && moved.reason === 'wrong-state' && moved.state === 'terminating';
   if (moved.ok || already) await requestTerminationSweep(deps.queues);
   return moved.ok;
@@ -97,7 +98,7 @@ async function endMachines(name: string, machines: readonly Machine[], deps: Ter
       if (!instances.get(m.id)!.every((id) => confirmed.has(id))) continue;
       ended.add(m.id);
       // Not ok: another sweep closed it first.
-      if ((await store.transition(m.id, 'terminated', now(), {}, ['terminating'])).ok) {
+      if ((await store.transition(m, 'terminated', now(), {}, ['terminating'])).ok) {
         logger.info({ machineId: m.id, pool: m.pool, zone: m.zone, instanceId: m.instanceId }, 'machine terminated');
       }
     }

@@ -29,12 +29,14 @@
  * minOutcomes; minOutcomes when the zone is not closed under auto mode).
  */
 
-const LIBRARY = `
-local H, R, AUDIT = KEYS[1], KEYS[2], KEYS[3]
-local now, zone, recentMax, windowMs, roundMs = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local minOutcomes, failureRate = tonumber(ARGV[6]), tonumber(ARGV[7])
-local moves = {}
-
+/**
+ * How a zone is judged, shared by these scripts and the machine store's
+ * CREATE (which refuses a machine beyond the zone's in-flight limit in the
+ * same step as it records it). Expects the locals H (the zone's hash), R (its
+ * recent list), now, recentMax, windowMs, minOutcomes and failureRate.
+ * Defines get, recent, totals, streak, opens, failuresToOpen.
+ */
+export const ZONE_JUDGEMENT = `
 -- The zone's hash, read once per script (HGETALL) and kept in step with every write: a script reads
 -- a dozen fields, and one read instead of a dozen is most of an outcome's Redis commands.
 local fields = nil
@@ -51,29 +53,6 @@ local function get(field, default)
   local v = load()[field]
   if v == nil then return default end
   return v
-end
-
-local function hset(...)
-  local args = { ... }
-  redis.call('HSET', H, unpack(args))
-  local f = load()
-  for i = 1, #args, 2 do f[args[i]] = tostring(args[i + 1]) end
-end
-
-local function hincrby(field, by)
-  local v = redis.call('HINCRBY', H, field, by)
-  load()[field] = tostring(v)
-  return v
-end
-
-local function effectiveOf(mode, state)
-  if mode == 'forced-open' then return 'open' end
-  if mode == 'forced-closed' then return 'closed' end
-  return state
-end
-
-local function effective()
-  return effectiveOf(get('mode', 'auto'), get('state', 'closed'))
 end
 
 -- The recent outcomes, newest first, as 1 (failed) or 0; outcomes older than the window are dropped.
@@ -139,6 +118,37 @@ local function failuresToOpen()
     if opens(bad, n, inRow + m) then return m end
   end
   return minOutcomes
+end
+
+`;
+
+const LIBRARY = `
+local H, R, AUDIT = KEYS[1], KEYS[2], KEYS[3]
+local now, zone, recentMax, windowMs, roundMs = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local minOutcomes, failureRate = tonumber(ARGV[6]), tonumber(ARGV[7])
+local moves = {}
+${ZONE_JUDGEMENT}
+local function hset(...)
+  local args = { ... }
+  redis.call('HSET', H, unpack(args))
+  local f = load()
+  for i = 1, #args, 2 do f[args[i]] = tostring(args[i + 1]) end
+end
+
+local function hincrby(field, by)
+  local v = redis.call('HINCRBY', H, field, by)
+  load()[field] = tostring(v)
+  return v
+end
+
+local function effectiveOf(mode, state)
+  if mode == 'forced-open' then return 'open' end
+  if mode == 'forced-closed' then return 'closed' end
+  return state
+end
+
+local function effective()
+  return effectiveOf(get('mode', 'auto'), get('state', 'closed'))
 end
 
 local function note(from, to, why, by, always)

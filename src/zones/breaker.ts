@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { READ, RECORD, RESERVE_PROBE, SET_MODE } from './breaker-scripts.js';
+import type { ZoneGuard } from '../machines/store.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 export type BreakerMode = 'auto' | 'forced-open' | 'forced-closed';
@@ -114,6 +115,13 @@ export class ZoneBreaker {
       for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
       return { zone: f.zone ?? '', from: f.from ?? '', to: f.to ?? '', why: f.why ?? '', by: f.by ?? '', at: Number(f.at), failureRate: Number(f.failureRate), outcomes: Number(f.outcomes) };
     });
+  }
+
+  /** What the store's CREATE needs to hold `zone` to this breaker's in-flight limit atomically. */
+  guard(zone: string, otherPools: readonly string[]): ZoneGuard {
+    const key = `${this.prefix}:breaker:${zone}`;
+    const { window, recentOutcomes, minOutcomes, failureRate } = this.settings;
+    return { breakerKeys: [key, `${key}:recent`], recentMax: recentOutcomes, windowMs: window, minOutcomes, failureRate, otherPools };
   }
 
   private args(zone: string, now: number): (string | number)[] {

@@ -70,9 +70,7 @@ export function selectZones(input: {
   }
   const closed = candidates.filter((c) => c.state === 'closed' && usable(c));
   const rest = Math.max(0, deficit - placements.length);
-  const room = new Map<string, number>();
-  for (const c of closed) if (c.inFlightLimit !== undefined) room.set(c.zone, c.inFlightLimit - (inFlight?.get(c.zone) ?? 0));
-  for (const zone of spreadZones(closed.map((c) => c.zone), counts, rest, room)) {
+  for (const zone of spreadZones(closed.map((c) => c.zone), counts, rest, roomOf(closed, inFlight))) {
     placements.push({ zone, instanceType: byZone.get(zone)!.instanceTypes[0]!, probe: false });
   }
   const allZonesOpen = closed.length === 0;
@@ -81,6 +79,31 @@ export function selectZones(input: {
     if (least) placements.push({ zone: least.zone, instanceType: least.instanceTypes[0]!, probe: false });
   }
   return { placements, allZonesOpen };
+}
+
+/** Per limited zone, how many more machines it may take: its in-flight limit less those in flight. */
+function roomOf(closed: readonly ZoneCandidate[], inFlight: ReadonlyMap<string, number> | undefined): Map<string, number> {
+  const room = new Map<string, number>();
+  for (const c of closed) if (c.inFlightLimit !== undefined) room.set(c.zone, c.inFlightLimit - (inFlight?.get(c.zone) ?? 0));
+  return room;
+}
+
+/**
+ * Where a machine goes when the store refused its zone (the zone reached its
+ * in-flight limit meanwhile, through another producer or pool): the closed,
+ * usable zone holding the fewest, among those not refused yet; undefined when
+ * none is left.
+ */
+export function fallbackPlacement(input: {
+  candidates: readonly ZoneCandidate[];
+  counts: PoolCounts;
+  refused: ReadonlySet<string>;
+  inFlight?: ReadonlyMap<string, number>;
+}): Placement | undefined {
+  const closed = input.candidates.filter((c) => c.state === 'closed' && usable(c) && !input.refused.has(c.zone));
+  const [zone] = spreadZones(closed.map((c) => c.zone), input.counts, 1, roomOf(closed, input.inFlight));
+  const type = closed.find((c) => c.zone === zone)?.instanceTypes[0];
+  return zone && type ? { zone, instanceType: type, probe: false } : undefined;
 }
 
 /** The open zone most likely to work: lowest failure rate, then the one due to reopen soonest. */

@@ -1,5 +1,6 @@
 import type { BreakerState, ZoneBreaker } from './breaker.js';
 import type { CapacityCache } from './capacity-cache.js';
+import type { ZoneGuard } from '../machines/store.js';
 
 /** `zones.strategy` in the config: which zone health the producers' zone choice obeys. */
 export const ZONE_STRATEGIES = ['redis-breaker', 'no-breaker', 'local-breaker'] as const;
@@ -27,6 +28,12 @@ export interface ZoneStrategy {
   reserveProbe(zone: string, now: number): Promise<boolean>;
   /** Makes one launch call into `zone`; a strategy that learns from launch answers watches it here. */
   observeLaunch<T>(zone: string, call: () => Promise<T>): Promise<T>;
+  /**
+   * What the store checks when it records a machine in `zone`, so the zone's
+   * in-flight limit holds across producers; undefined when the strategy keeps
+   * no such limit in Redis.
+   */
+  zoneGuard?(zone: string, otherPools: readonly string[]): ZoneGuard;
   /** Stops the strategy's timers, if it has any. */
   close?(): void;
 }
@@ -38,6 +45,7 @@ export function redisBreakerStrategy(breaker: ZoneBreaker, capacity: CapacityCac
     available: (zones, types) => capacity.available(zones, types),
     reserveProbe: (zone, now) => breaker.reserveProbe(zone, now),
     observeLaunch: (_zone, call) => call(),
+    zoneGuard: (zone, otherPools) => breaker.guard(zone, otherPools),
   };
 }
 

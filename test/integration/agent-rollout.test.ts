@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../src/agent/agent-status.js';
 import { TAGS } from '../../src/providers/provider.js';
+import { idShare } from '../../src/agent/rollout.js';
 import type { Status } from '../../src/status.js';
 import { allMachines } from '../helpers/machines.js';
 import { runToEnd } from '../helpers/child.js';
@@ -80,6 +81,30 @@ describe('agent rollout across the warm pool', () => {
     expect(retired.length).toBeGreaterThan(0);
     for (const m of retired) expect(m.leasedAt).toBeUndefined();
   });
+
+  it('keeps a canary set on a rollback to its share: machines beyond it by the machine-id rule are replaced, and status shows the actual share beside the target', async () => {
+    system = await startSystem({ ...rollout, ...onePool({ warm: 3, max: 6 }) });
+    expect((await api('PUT', '/v1/agent/rollout', { version: '1.6.0' })).status).toBe(200);
+    await convergeTo('1.6.0');
+    // The whole fleet on 1.6.0; rolled back with 1.6.0 as a tenth's canary.
+    const set = await cli('agent', 'set', '1.5.0', '--canary', '1.6.0', '--share', '0.1');
+    expect(set.code).toBe(0);
+    const onItsShare = async (a: AgentStatus) => {
+      const ready = await system!.app.store.list('small', 'ready');
+      // The same rule that picks new machines' versions: the canary only on ids below its share.
+      return a.superseded === 0 && ready.length === 3 && ready.every((m) => m.agentVersion === (idShare(m.id) < 0.1 ? '1.6.0' : '1.5.0'));
+    };
+    // No build leases meanwhile: the replacements alone bring the canary back to its share.
+    await waitFor(async () => onItsShare(await agent()), { what: 'the canary back to its share of ready machines', everyMs: 100, timeoutMs: 90_000 });
+    const ready = await system.app.store.list('small', 'ready');
+    const actual = ready.filter((m) => m.agentVersion === '1.6.0').length / ready.length;
+    expect(actual).toBeLessThan(1);
+    const a = await agent();
+    expect(a.canary).toEqual({ version: '1.6.0', share: 0.1, actualShare: actual });
+    const retired = (await allMachines(system.config.redis.prefix)).filter((m) => m.retiredFor === 'agent-rollout' && m.agentVersion === '1.6.0');
+    for (const m of retired) expect(idShare(m.id)).toBeGreaterThanOrEqual(0.1);
+    expect((await cli('status')).output).toContain(`(canary 1.6.0 at 10%, now ${Math.round(actual * 100)}%)`);
+  }, 240_000);
 
   it('refuses a version a registry lacks unless forced, with the verify table in the CLI', async () => {
     system = await startSystem({ ...rollout, ...onePool({ warm: 0, max: 1 }) });
