@@ -7,11 +7,13 @@ import type { LeaseHandout } from '../pool/lease-handout.js';
 import { registerV1 } from './v1.js';
 import { answerShuttingDown } from './shutting-down.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
+import { registerHistoryRoutes } from './history-routes.js';
+import { registerQueueBoard } from './queue-board.js';
 
 // The page's own inline script and style, and calls back to this origin: nothing else loads.
 const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
 
-export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'providers' | 'logger' | 'now'> & {
+export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'history' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
   /** True once shutdown began: every request is answered 503 so load balancers move on. */
   isClosing: () => boolean;
@@ -55,6 +57,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return reply.type(deps.metrics.registry.contentType).send(body);
   });
   registerV1(app, deps);
+  registerHistoryRoutes(app, deps);
+  registerQueueBoard(app, deps);
   return app;
 }
 
