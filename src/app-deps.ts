@@ -14,6 +14,7 @@ import type { MachineLog } from './machines/machine-log.js';
 import type { RolloutStore } from './agent/rollout-store.js';
 import type { PullCounters } from './agent/pull-counters.js';
 import type { ZoneStrategy } from './zones/zone-strategy.js';
+import type { StatusHistory } from './status-history.js';
 
 /**
  * What the composition root builds once per process and hands to services;
@@ -38,6 +39,8 @@ export interface AppDeps {
   rollouts: RolloutStore;
   pulls: PullCounters;
   machineLog: MachineLog;
+  /** Lease waits and status samples for the dashboard's chart. */
+  history: StatusHistory;
   logger: Logger;
   now: () => number;
 }

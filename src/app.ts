@@ -11,6 +11,7 @@ import { GuardedProvider } from './providers/guarded-provider.js';
 import { TerminateCoalescer } from './providers/terminate-coalescer.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
+import { redisOptions } from './redis-options.js';
 import { buildServer } from './http/server.js';
 import { startProducer } from './roles/producer.js';
 import { startBooter } from './roles/booter.js';
@@ -30,6 +31,8 @@ import { RolloutStore } from './agent/rollout-store.js';
 import { PullCounters } from './agent/pull-counters.js';
 import { noBreakerStrategy, redisBreakerStrategy, type ZoneStrategy } from './zones/zone-strategy.js';
 import { LocalBreakerStrategy } from './zones/local-breaker.js';
+import { StatusHistory } from './status-history.js';
+import { startStatusSampler } from './status-sampler.js';
 
 export type Role = 'producer' | 'booter' | 'web';
 
@@ -43,7 +46,7 @@ export interface AppOptions {
 }
 
 /** A running process's services (what tests and the all-in-one reach into) and its lifecycle. */
-export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'zoneStrategy'> {
+export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'zoneStrategy' | 'history'> {
   /** The web role's server, listening, when that role runs. */
   readonly http?: FastifyInstance;
   /** Base URL of the web role, when it runs. */
@@ -59,8 +62,7 @@ export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'provi
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger, roles } = options;
   const now = options.now ?? Date.now;
-  // BullMQ needs connections that retry forever; the store's answers go to API clients, so the same applies.
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = new Redis(config.redis.url, redisOptions(config.redis));
   // Commands issued in one turn (a script call and its follow-ups, a burst of answers) share one system call.
   // Not ioredis's enableAutoPipelining: BullMQ users report lost job data with it. Each reconnect brings a new socket.
   redis.on('connect', () => coalesceWrites(redis.stream));
@@ -76,9 +78,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const rollouts = new RolloutStore(redis, config.redis.prefix);
   const pulls = new PullCounters(redis, config.redis.prefix);
   const machineLog = new MachineLog(redis, config.redis.prefix);
+  const history = new StatusHistory(redis, config.redis.prefix);
   const providers = options.providers ?? buildProviders(config, logger);
   const zoneStrategy = buildZoneStrategy(config, breaker, capacity, logger);
-  const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, providers, now };
+  const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, history, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
   const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
   const handles: RoleHandle[] = [];
@@ -87,10 +90,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   let http: FastifyInstance | undefined;
   let handout: LeaseHandout | undefined;
   let url: string | undefined;
+  let sampler: { stop(): void } | undefined;
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       closing = true;
+      sampler?.stop();
       // Reverse order of construction: stop taking work, then drop what it needed. Each role has the same grace, at once.
       await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger).then(() => tagsSent(handout, logger))]);
       await closeQueues(queues);
@@ -107,6 +112,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.http.port;
       url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+      sampler = startStatusSampler({ ...deps, logger: logger.child({ component: 'status-sampler' }) });
     }
     if (roles.includes('producer')) handles.push(await startProducer({ ...deps, logger: logger.child({ component: 'producer' }) }));
     if (privateKey) handles.push(startBooter({ ...deps, privateKey, logger: logger.child({ component: 'booter' }) }));
@@ -114,7 +120,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await close();
     throw err;
   }
-  return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, http, url, close };
+  return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, history, http, url, close };
 }
 
 /** How long lease tags still in flight once the HTTP server has closed may hold the exit (the grace is spent by then). */

@@ -217,6 +217,8 @@ export const configSchema = z
       url: text(),
       /** Key prefix for everything vmpool stores; the braces are a Redis Cluster hash tag. */
       prefix: text().regex(/^\{[^{}]+\}$/, { error: (iss) => `expected a hash tag like "{vmpool}", got ${show(iss.input)}` }),
+      /** With a `rediss://` URL: check the server's certificate. false for Redis add-ons whose certificates are self-signed (Heroku's). */
+      tlsVerify: flag().default(true),
     }),
     log: z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {

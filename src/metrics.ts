@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppDeps } from './app-deps.js';
+import { registerOpsMetrics } from './ops-metrics.js';
 
 export interface Metrics {
   registry: Registry;
@@ -11,7 +12,7 @@ export interface Metrics {
  * are read from Redis at scrape time, so one scrape of any web process shows
  * what every producer and booter did.
  */
-export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters' | 'breaker' | 'pulls' | 'rollouts' | 'now'>): Metrics {
+export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' | 'counters' | 'breaker' | 'flags' | 'waiters' | 'pulls' | 'rollouts' | 'now'>): Metrics {
   const { config, store, counters } = deps;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'vmpool_process_' });
@@ -52,6 +53,7 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters
   });
   registerZoneMetrics(registry, deps);
   registerAgentMetrics(registry, deps);
+  registerOpsMetrics(registry, deps);
   const leaseWait = new Histogram({
     name: 'vmpool_lease_wait_seconds',
     help: 'Time a lease request waited for a machine, by pool and result (leased or timeout).',

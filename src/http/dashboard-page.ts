@@ -1,9 +1,14 @@
+import { DASHBOARD_CHART_JS } from './dashboard-chart.js';
+import { DASHBOARD_SCRIPT_JS } from './dashboard-script.js';
+
 /**
  * The dashboard at `/`: one self-contained page (no build step, no external
- * asset, works on a loopback-only host) that polls `GET /v1/status` and shows
- * what an operator needs first during an outage: alerts on top, then each
- * zone's breaker, then each pool by state and zone. Built with DOM calls and
- * textContent only, so operator-written reasons can never inject markup.
+ * asset, works on a loopback-only host) that polls `GET /v1/status`, the
+ * breaker audit and the status history, and shows what an operator needs
+ * first during an outage, and why: alerts on top (open zones in red with the
+ * audit's reason), the last hour per pool, each zone's breaker, the last ten
+ * breaker transitions, each pool by state and zone. Times are ISO 8601 UTC
+ * with the reader's local time beside them.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -12,132 +17,55 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vmpool</title>
 <style>
-  :root { --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --muted: #57606a; --line: #d0d7de; }
+  :root { --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --muted: #57606a; --line: #d0d7de; --wait: #8250df; }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px; color: #1f2328; }
+  body.stale #zones, body.stale #transitions, body.stale #pools { opacity: 0.5; }
   h1 { font-size: 20px; margin: 0 0 4px; }
   h2 { font-size: 16px; margin: 24px 0 8px; }
   #updated { color: var(--muted); }
-  #offline { display: none; background: var(--bad); color: #fff; padding: 8px 12px; border-radius: 6px; margin: 8px 0; }
-  .alert { background: #ffebe9; border: 1px solid var(--bad); padding: 8px 12px; border-radius: 6px; margin: 6px 0; }
-  .alert.warn { background: #fff8c5; border-color: var(--warn); }
+  #offline { background: var(--bad); color: #fff; padding: 8px 12px; border-radius: 6px; margin: 8px 0; font-weight: 600; }
+  #offline time { color: #fff; }
+  [hidden] { display: none !important; }
+  .alert { border: 1px solid; border-left-width: 6px; padding: 8px 12px; border-radius: 6px; margin: 6px 0; }
+  .alert.bad { background: #ffebe9; border-color: var(--bad); color: var(--bad); font-weight: 600; }
+  .alert.warn { background: #fff8c5; border-color: var(--warn); color: #4d2d00; }
   #all-clear { color: var(--ok); }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); }
   th { color: var(--muted); font-weight: 600; }
   td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  time { font-variant-numeric: tabular-nums; white-space: nowrap; display: inline-block; }
+  #zones td:first-child, #transitions td:nth-child(2) { white-space: nowrap; }
   .pill { display: inline-block; padding: 0 8px; border-radius: 10px; color: #fff; font-size: 12px; }
   .pill.closed { background: var(--ok); } .pill.half-open { background: var(--warn); } .pill.open { background: var(--bad); }
   .pool { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
   .pool h3 { margin: 0 0 6px; font-size: 15px; }
   .bar { height: 8px; background: #eaeef2; border-radius: 4px; overflow: hidden; margin: 4px 0 8px; }
   .bar > span { display: block; height: 100%; background: var(--ok); }
+  .chart { margin: 4px 0 8px; }
+  .chart .legend { display: flex; gap: 16px; font-size: 12px; }
+  .chart .key::before { content: ''; display: inline-block; width: 12px; height: 3px; margin: 0 4px 3px 0; vertical-align: middle; }
+  .chart .key.ready::before { background: var(--ok); } .chart .key.wait::before { background: var(--wait); }
+  .chart .axis { stroke: var(--line); }
+  .chart .line { fill: none; stroke-width: 2; } .chart .line.ready { stroke: var(--ok); } .chart .line.wait { stroke: var(--wait); }
+  .chart .tick { font-size: 10px; fill: var(--muted); } .chart .tick.ready { fill: var(--ok); } .chart .tick.wait { fill: var(--wait); }
   .muted { color: var(--muted); }
 </style>
 </head>
 <body>
 <h1>vmpool</h1>
 <div id="updated">loading…</div>
-<div id="offline" role="alert"></div>
+<div id="offline" role="alert" hidden></div>
 <section id="alerts" aria-label="alerts"></section>
 <h2>Zones</h2>
 <table id="zones"><thead><tr><th>zone</th><th>breaker</th><th>mode</th><th class="num">failures</th><th>open until</th></tr></thead><tbody></tbody></table>
+<h2>Last breaker transitions</h2>
+<table id="transitions"><thead><tr><th>at</th><th>zone</th><th>change</th><th>why</th><th>by</th></tr></thead><tbody></tbody></table>
 <h2>Pools</h2>
 <section id="pools"></section>
 <script>
-const STATES = ['requested', 'launching', 'booting', 'preparing', 'ready', 'leased', 'failed', 'terminating'];
-
-function el(tag, props, children) {
-  const node = document.createElement(tag);
-  // dataset and style are read-only objects: their entries are set one by one.
-  const { dataset, style, ...rest } = props || {};
-  Object.assign(node, rest);
-  Object.assign(node.dataset, dataset || {});
-  if (style) node.style.cssText = style;
-  for (const child of children || []) node.append(child);
-  return node;
-}
-
-function time(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : '';
-}
-
-function alertsOf(status) {
-  const out = [];
-  for (const pool of status.pools) {
-    if (pool.halted) out.push(['bad', 'pool ' + pool.name + ' halted: ' + pool.halted.reason + ' (resume: vmpool pool resume ' + pool.name + ')']);
-    if (pool.alert) out.push(['bad', 'pool ' + pool.name + ': ' + pool.alert.reason]);
-    if (pool.overdueLeases.length) out.push(['warn', 'pool ' + pool.name + ': ' + pool.overdueLeases.length + ' lease(s) past maxLeaseDuration']);
-    if (pool.agent && pool.agent.canaryHalted) out.push(['bad', 'pool ' + pool.name + ': canary ' + pool.agent.canaryHalted.version + ' halted: ' + pool.agent.canaryHalted.reason]);
-  }
-  for (const zone of status.zones) {
-    if (zone.state !== 'closed') out.push(['warn', 'zone ' + zone.zone + ' is ' + zone.state + (zone.openUntil ? ' until ' + time(zone.openUntil) : '') + (zone.reason ? ': ' + zone.reason : '')]);
-  }
-  return out;
-}
-
-function renderAlerts(status) {
-  const alerts = alertsOf(status);
-  const items = alerts.map(([level, text]) => el('div', { className: 'alert' + (level === 'warn' ? ' warn' : ''), textContent: text }));
-  document.getElementById('alerts').replaceChildren(...(items.length ? items : [el('div', { id: 'all-clear', textContent: 'No alerts: every zone closed, every pool launching.' })]));
-}
-
-function renderZones(status) {
-  const rows = status.zones.map((z) => el('tr', { dataset: { zone: z.zone } }, [
-    el('td', { textContent: z.zone }),
-    el('td', {}, [el('span', { className: 'pill ' + z.state, textContent: z.state })]),
-    el('td', { textContent: z.mode === 'auto' ? 'auto' : z.mode + (z.by ? ' by ' + z.by : '') + (z.until ? ' until ' + time(z.until) : '') + (z.reason ? ': ' + z.reason : '') }),
-    el('td', { className: 'num', textContent: Math.round(z.failureRate * 100) + '% of ' + z.outcomes }),
-    el('td', { textContent: time(z.openUntil) }),
-  ]));
-  document.querySelector('#zones tbody').replaceChildren(...rows);
-}
-
-function renderPool(pool) {
-  const ready = pool.machines.ready;
-  const share = pool.target > 0 ? Math.min(100, Math.round((ready / pool.target) * 100)) : 100;
-  const zoneRows = Object.entries(pool.zones).map(([zone, counts]) =>
-    el('tr', {}, [el('td', { textContent: zone }), ...STATES.map((s) => el('td', { className: 'num', textContent: String(counts[s] || 0) }))]));
-  const totals = el('tr', {}, [el('th', { textContent: 'all zones' }), ...STATES.map((s) => el('th', { className: 'num', textContent: String(pool.machines[s] || 0) }))]);
-  const versions = pool.agent ? Object.entries(pool.agent.machines).map(([v, c]) => v + ': ' + c.ready + ' ready, ' + c.leased + ' leased').join('; ') : '';
-  const agent = pool.agent
-    ? el('div', { className: 'muted', textContent: 'agent ' + pool.agent.image + ' ' + pool.agent.version + (pool.agent.canary ? ', canary ' + pool.agent.canary.version : '') +
-        (versions ? ' (' + versions + ')' : '') + (pool.agent.superseded ? ', ' + pool.agent.superseded + ' still to replace' : '') })
-    : '';
-  return el('div', { className: 'pool', dataset: { pool: pool.name } }, [
-    el('h3', { textContent: 'pool ' + pool.name + ': ' + ready + '/' + pool.target + ' ready' + (pool.waiting ? ', ' + pool.waiting + ' waiting' : '') + ', ' + pool.machines.leased + ' leased' }),
-    el('div', { className: 'bar', title: share + '% of target' }, [el('span', { style: 'width: ' + share + '%' })]),
-    el('table', {}, [el('thead', {}, [el('tr', {}, [el('th', { textContent: 'zone' }), ...STATES.map((s) => el('th', { className: 'num', textContent: s }))])]), el('tbody', {}, [...zoneRows, totals])]),
-    el('div', { className: 'muted', textContent: 'min ' + pool.min + ', scheduled ' + pool.scheduled + ', max ' + pool.max }),
-    agent,
-  ]);
-}
-
-async function refresh() {
-  const offline = document.getElementById('offline');
-  let status;
-  try {
-    const res = await fetch('/v1/status', { cache: 'no-store' });
-    if (!res.ok) throw new Error('status answered ' + res.status);
-    status = await res.json();
-  } catch (err) {
-    offline.textContent = 'Cannot reach vmpool (' + err.message + '); showing the last figures received.';
-    offline.style.display = 'block';
-    return;
-  }
-  try {
-    renderAlerts(status);
-    renderZones(status);
-    document.getElementById('pools').replaceChildren(...status.pools.map(renderPool));
-    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
-    offline.style.display = 'none';
-  } catch (err) {
-    offline.textContent = 'The dashboard could not show this status (' + err.message + '); vmpool status on the command line has it.';
-    offline.style.display = 'block';
-  }
-}
-
-refresh();
-setInterval(refresh, 2000);
+${DASHBOARD_CHART_JS}
+${DASHBOARD_SCRIPT_JS}
 </script>
 </body>
 </html>

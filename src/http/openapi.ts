@@ -38,8 +38,8 @@ export function publishOpenApi(app: FastifyInstance, version: string): void {
   registered.set(app, routes);
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const hidden = route.schema?.hide === true;
-    for (const method of methods) routes.push({ method, url: route.url, hidden });
+    // Read when asked: a plugin's own onRoute hook (the queue board's) may hide its routes after this one ran.
+    for (const method of methods) routes.push({ method, url: route.url, get hidden() { return route.schema?.hide === true; } });
   });
   void app.register(swagger, {
     openapi: {

@@ -52,6 +52,12 @@ export const statusSchema = {
 
 const zoneAnswer = obj({ zone: text, state: text, mode: text, reason: text, by: text, until: text, failureRate: { type: 'number' }, outcomes: { type: 'integer' }, failures: { type: 'integer' }, openUntil: text, reopens: { type: 'integer' } });
 
+export const historySchema = {
+  summary: "Samples of each pool's ready machines and lease wait p95, for the dashboard's chart",
+  querystring: { type: 'object', additionalProperties: false, properties: { since: duration } },
+  response: withErrors({ 200: obj({ everyMs: { type: 'integer' }, samples: { type: 'array', items: { type: 'object' } } }) }, [400]),
+} as const;
+
 export const zonesSchema = {
   summary: "Every zone's breaker",
   response: withErrors({ 200: obj({ zones: { type: 'array', items: zoneAnswer } }) }),

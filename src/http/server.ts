@@ -12,11 +12,13 @@ import { accessCheck, OPEN_READ } from './access.js';
 import { installErrorHandler, schemaErrorFormatter } from './validation-errors.js';
 import { AJV_OPTIONS, publishOpenApi } from './openapi.js';
 import { dashboardSchema, healthSchema, metricsSchema } from './route-schemas.js';
+import { registerHistoryRoutes } from './history-routes.js';
+import { registerQueueBoard } from './queue-board.js';
 
 // The page's own inline script and style, and calls back to this origin: nothing else loads.
 const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
 
-export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'providers' | 'logger' | 'now'> & {
+export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'history' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
   /** True once shutdown began: every request is answered 503 so load balancers move on. */
   isClosing: () => boolean;
@@ -66,8 +68,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       return reply.type(deps.metrics.registry.contentType).send(body);
     });
     registerV1(api, deps);
+    registerHistoryRoutes(api, deps);
     done();
   });
+  registerQueueBoard(app, deps);
   return app;
 }
 

@@ -86,6 +86,8 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     const started = deps.now();
     const machine = await leaseMachine(pool.name, waitMs, deps, wait.signal, agentVersion).finally(() => wait.dispose());
     metrics.leaseWait.observe({ pool: pool.name, result: machine ? 'leased' : 'timeout' }, (deps.now() - started) / 1000);
+    // The dashboard's chart; a lost record costs a point of it, never the lease.
+    deps.history.recordLeaseWait(pool.name, (deps.now() - started) / 1000).catch(() => undefined);
     // The grace ran out while waiting: another instance may have a machine.
     if (!machine && deps.shutdown.aborted) return answerShuttingDown(reply, { closeConnection: false });
     if (!machine) {
