@@ -34,7 +34,7 @@ export function slowBootSettings(breaker: { slowBootFloor: number; slowBootMinSa
  * kind has `minSamples` samples.
  */
 export class BootTimes {
-  private readonly cached = new Map<string, { at: number; value: number | undefined }>();
+  private readonly cached = new Map<string, { at: number; value: number }>();
 
   constructor(
     private readonly redis: Redis,
@@ -60,7 +60,8 @@ export class BootTimes {
     if (hit && this.now() - hit.at < CACHE_MS) return hit.value;
     const samples = (await this.redis.lrange(key, 0, -1)).map(Number).sort((a, b) => a - b);
     const value = samples.length < Math.max(1, this.settings.minSamples) ? undefined : Math.max(this.settings.floorMs, 3 * samples[Math.floor(samples.length / 2)]!);
-    this.cached.set(key, { at: this.now(), value });
+    // Too few samples is not cached: the kind's first judgements start with its minSamples-th boot.
+    if (value !== undefined) this.cached.set(key, { at: this.now(), value });
     return value;
   }
 }
