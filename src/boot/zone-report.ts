@@ -12,6 +12,8 @@ export type SlowWatchDeps = ZoneReportDeps & { starvation: LoopStarvation };
 
 /** While the booter's loop is starved, a due slow judgement waits this long and looks again. */
 const STARVED_RECHECK_MS = 1_000;
+/** While a boot's kind has too few samples, its watch looks again this often. */
+const FEW_SAMPLES_RECHECK_MS = 2_000;
 
 /**
  * Tells the zone's breaker how a boot ended, once per machine: the first
@@ -43,15 +45,17 @@ export async function reportBootOutcome(
  * replacement meanwhile. The caller stops the watch once SSH answers:
  * prepare and agent pulls have their own timeouts. A boot taken over from
  * another booter (`resumedAt`) is timed from the takeover: the hand-over's
- * delay is not the zone's. No judgement while the kind has too few samples,
- * nor while this process's own event loop is starved. Returns the cancel function.
+ * delay is not the zone's. No judgement while the kind has too few samples
+ * (looked at again while the boot lasts), nor while this process's own event
+ * loop is starved. Returns the cancel function.
  */
 export async function watchForSlowBoot(machine: Machine, deps: SlowWatchDeps, log: Logger, resumedAt?: number): Promise<() => void> {
-  const slowAfter = await deps.bootTimes.slowAfter(bootKind(machine));
-  if (slowAfter === undefined) return () => undefined;
+  const since = resumedAt ?? machine.launchedAt ?? machine.createdAt;
   let timer: NodeJS.Timeout | undefined;
-  const judge = () => {
-    if (deps.starvation.starved()) return void (timer = setTimeout(judge, STARVED_RECHECK_MS));
+  let stopped = false;
+  const judge = (slowAfter: number) => {
+    if (stopped) return;
+    if (deps.starvation.starved()) return void (timer = setTimeout(() => judge(slowAfter), STARVED_RECHECK_MS));
     void (async () => {
       // Only a machine still booting is marked; the mark frees its place in the warm target.
       if (!(await deps.store.markSlow(machine.id))) return;
@@ -60,6 +64,16 @@ export async function watchForSlowBoot(machine: Machine, deps: SlowWatchDeps, lo
       await requestReconcile(deps.queues, machine.pool);
     })().catch((err: unknown) => log.error({ err }, 'could not report a slow boot'));
   };
-  timer = setTimeout(judge, Math.max(0, (resumedAt ?? machine.launchedAt ?? machine.createdAt) + slowAfter - deps.now()));
-  return () => clearTimeout(timer);
+  const arm = async () => {
+    const slowAfter = await deps.bootTimes.slowAfter(bootKind(machine));
+    if (stopped) return;
+    // Too few boots of its kind yet: they may arrive while this one is still booting (a pool filling at once).
+    if (slowAfter === undefined) timer = setTimeout(() => void arm().catch((err: unknown) => log.error({ err }, 'could not read boot times')), FEW_SAMPLES_RECHECK_MS);
+    else timer = setTimeout(() => judge(slowAfter), Math.max(0, since + slowAfter - deps.now()));
+  };
+  await arm();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

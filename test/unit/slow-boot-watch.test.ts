@@ -56,6 +56,18 @@ describe('judging a boot slow', () => {
     expect(marked).toEqual([]);
   });
 
+  it('judges a boot that started before its kind had enough samples once they are on record', async () => {
+    const { deps, marked, logger } = watchDeps(() => 0, 'too-few-samples');
+    let slowAfter: number | undefined;
+    deps.bootTimes.slowAfter = () => Promise.resolve(slowAfter);
+    await watchForSlowBoot(machine, deps, logger);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(marked).toEqual([]);
+    slowAfter = 3_000; // more boots of its kind finished meanwhile: this one is already past three times their median
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(marked).toEqual(['m-1']);
+  });
+
   it('does not judge a boot slow while the booter’s own event loop is starved, logging once when it starts and stops skipping', async () => {
     let lag = 2_000;
     const { deps, marked, recorded, lines, logger } = watchDeps(() => lag);
