@@ -58,12 +58,12 @@ describe('judging a boot slow', () => {
 
   it('judges a boot that started before its kind had enough samples once they are on record', async () => {
     const { deps, marked, logger } = watchDeps(() => 0, 'too-few-samples');
-    let slowAfter: number | undefined;
-    deps.bootTimes.slowAfter = () => Promise.resolve(slowAfter);
+    const kind: { slowAfter?: number } = {};
+    deps.bootTimes.slowAfter = () => Promise.resolve(kind.slowAfter);
     await watchForSlowBoot(machine, deps, logger);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(marked).toEqual([]);
-    slowAfter = 3_000; // more boots of its kind finished meanwhile: this one is already past three times their median
+    kind.slowAfter = 3_000; // more boots of its kind finished meanwhile: this one is already past three times their median
     await vi.advanceTimersByTimeAsync(5_000);
     expect(marked).toEqual(['m-1']);
   });
