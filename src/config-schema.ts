@@ -182,6 +182,8 @@ const breakerSchema = z
     failureRate: ratio(),
     /** A boot is slow after 3x the recent median boot time, never before this. */
     slowBootFloor: duration(),
+    /** Boots of one kind (provider, pool, instance type) needed before any boot of that kind is judged slow. */
+    slowBootMinSamples: wholeNumber(1),
     /** Open period; the same every time unless maxOpenFor is longer. */
     openFor: duration(),
     /** Null: openFor (no growth). Longer: each consecutive re-open doubles the open period, up to this. */
@@ -269,6 +271,8 @@ export const configSchema = z
       describeEvery: duration(),
       /** A boot resumed after its booter died gets at least this long from the resume to reach the machine. */
       resumeWindow: duration(),
+      /** While this process's event loop lags more than this, it judges no boot slow (its own lateness, not the zone's). */
+      starvedLoopLag: duration(),
     }),
     breaker: breakerSchema,
     zones: z.strictObject({

@@ -14,10 +14,12 @@ import { prepareMachine, type PrepareMachineDeps } from './prepare-machine.js';
 import type { ZoneVerdict } from '../errors.js';
 import type { BootTimes } from './boot-times.js';
 import { reportBootOutcome, watchForSlowBoot } from './zone-report.js';
+import type { LoopStarvation } from './loop-starvation.js';
 
 export type BootDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'logger' | 'now'> & PrepareMachineDeps & {
   watcher: InstanceWatcher;
   bootTimes: BootTimes;
+  starvation: LoopStarvation;
   /** The login key, read once at start. */
   privateKey: Buffer;
 };
@@ -56,11 +58,15 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   const resumedAt = await deps.store.beginBoot(id, deps.now());
   // A takeover's lateness is the dead booter's, not the machine's: it gets a fresh window, and slowness counts from now.
   const deadline = Math.max((machine.launchedAt ?? machine.createdAt) + pool.bootTimeout, (resumedAt ?? 0) + deps.config.booter.resumeWindow);
-  if (resumedAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'boot taken over from another booter');
+  if (machine.restoredAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'machine restored after a Redis loss; verifying and preparing it again');
+  else if (resumedAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'boot taken over from another booter');
   let session: SshSession | undefined;
   const stopWatching = await watchForSlowBoot(machine, deps, log, resumedAt);
   try {
     session = await reachMachine(machine, deadline, deps, signal);
+    // Slowness is judged on the boot alone: prepare and agent pulls have their own timeouts.
+    stopWatching();
+    const reachedMs = deps.now() - (machine.launchedAt ?? machine.createdAt);
     const open = session;
     signal.addEventListener('abort', () => open.close(), { once: true });
     const moved = await deps.store.transition(machine, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
@@ -68,8 +74,7 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
     await prepare(session, machine, pool, deps, log);
     const ready = await deps.store.transition(machine, 'ready', deps.now(), {}, ['preparing']);
     if (!ready.ok) return;
-    stopWatching();
-    await reportBootOutcome(machine, 'ready', deps, { resumed: resumedAt !== undefined });
+    await reportBootOutcome(machine, 'ready', deps, { resumed: resumedAt !== undefined, reachedMs });
     log.info({ bootMs: deps.now() - (machine.launchedAt ?? machine.createdAt) }, 'machine ready');
   } catch (err) {
     // Shutdown cut the boot short: the machine is fine, another booter takes it over.

@@ -3,43 +3,59 @@ import type { Logger } from '../log.js';
 import type { Machine } from '../machines/machine.js';
 import type { BootOutcome } from '../outcome-counters.js';
 import { BOOT_VERDICTS, type ZoneVerdict } from '../errors.js';
-import type { BootTimes } from './boot-times.js';
+import { bootKind, type BootTimes } from './boot-times.js';
+import type { LoopStarvation } from './loop-starvation.js';
 import { requestReconcile } from '../queues.js';
 
 export type ZoneReportDeps = Pick<AppDeps, 'store' | 'queues' | 'breaker' | 'counters' | 'now'> & { bootTimes: BootTimes };
+export type SlowWatchDeps = ZoneReportDeps & { starvation: LoopStarvation };
+
+/** While the booter's loop is starved, a due slow judgement waits this long and looks again. */
+const STARVED_RECHECK_MS = 1_000;
+/** While a boot's kind has too few samples, its watch looks again this often. */
+const FEW_SAMPLES_RECHECK_MS = 2_000;
 
 /**
  * Tells the zone's breaker how a boot ended, once per machine: the first
  * report wins (a slow boot already counted against the zone; a redelivered
- * job). Ready boots that were never slow, nor taken over from another booter
- * (their time includes the hand-over), feed the median that defines slow.
- * `verdict` overrides the outcome's usual share when the plan says otherwise
- * (a prepare step counted against the zone, a pull that timed out everywhere).
+ * job). A machine restored by a rebuild after a Redis loss reports nothing:
+ * its boot re-verifies a machine its zone already booted. Ready boots that
+ * were never slow, nor taken over from another booter (their time includes
+ * the hand-over), feed their kind's median launch-to-SSH time (`reachedMs`),
+ * the one slowness is judged on. `verdict` overrides the outcome's usual
+ * share when the plan says otherwise (a prepare step counted against the
+ * zone, a pull that timed out everywhere).
  */
 export async function reportBootOutcome(
   machine: Machine,
   outcome: BootOutcome,
   deps: ZoneReportDeps,
-  { verdict = BOOT_VERDICTS[outcome], resumed = false }: { verdict?: ZoneVerdict; resumed?: boolean } = {},
+  { verdict = BOOT_VERDICTS[outcome], resumed = false, reachedMs }: { verdict?: ZoneVerdict; resumed?: boolean; reachedMs?: number } = {},
 ): Promise<void> {
   await deps.counters.boot(machine.pool, machine.zone, outcome);
-  if (verdict === 'not-zone' || !(await deps.store.claimOutcome(machine.id))) return;
+  if (machine.restoredAt !== undefined || verdict === 'not-zone' || !(await deps.store.claimOutcome(machine.id))) return;
   await deps.breaker.record(machine.zone, verdict === 'healthy' ? 'ok' : 'bad', { probe: machine.probe === 1, now: deps.now() });
-  if (outcome === 'ready' && !resumed) await deps.bootTimes.record(deps.now() - (machine.launchedAt ?? machine.createdAt));
+  if (outcome === 'ready' && !resumed && reachedMs !== undefined) await deps.bootTimes.record(bootKind(machine), reachedMs);
 }
 
 /**
  * Counts a boot as slow (a failure of its zone) the moment it outlives three
- * times the recent median boot, so a zone whose machines hang is avoided
- * before their boot deadlines expire, and lets the pool launch a replacement
- * meanwhile. A boot taken over from another booter (`resumedAt`) is timed
- * from the takeover: the hand-over's delay is not the zone's. Returns the
- * cancel function.
+ * times its kind's median time to SSH, so a zone whose machines hang is
+ * avoided before their boot deadlines expire, and lets the pool launch a
+ * replacement meanwhile. The caller stops the watch once SSH answers:
+ * prepare and agent pulls have their own timeouts. A boot taken over from
+ * another booter (`resumedAt`) is timed from the takeover: the hand-over's
+ * delay is not the zone's. No judgement while the kind has too few samples
+ * (looked at again while the boot lasts), nor while this process's own event
+ * loop is starved. Returns the cancel function.
  */
-export async function watchForSlowBoot(machine: Machine, deps: ZoneReportDeps, log: Logger, resumedAt?: number): Promise<() => void> {
-  const slowAfter = await deps.bootTimes.slowAfter();
-  const delay = Math.max(0, (resumedAt ?? machine.launchedAt ?? machine.createdAt) + slowAfter - deps.now());
-  const timer = setTimeout(() => {
+export async function watchForSlowBoot(machine: Machine, deps: SlowWatchDeps, log: Logger, resumedAt?: number): Promise<() => void> {
+  const since = resumedAt ?? machine.launchedAt ?? machine.createdAt;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const judge = (slowAfter: number) => {
+    if (stopped) return;
+    if (deps.starvation.starved()) return void (timer = setTimeout(() => judge(slowAfter), STARVED_RECHECK_MS));
     void (async () => {
       // Only a machine still booting is marked; the mark frees its place in the warm target.
       if (!(await deps.store.markSlow(machine.id))) return;
@@ -47,6 +63,17 @@ export async function watchForSlowBoot(machine: Machine, deps: ZoneReportDeps, l
       await reportBootOutcome(machine, 'slow', deps);
       await requestReconcile(deps.queues, machine.pool);
     })().catch((err: unknown) => log.error({ err }, 'could not report a slow boot'));
-  }, delay);
-  return () => clearTimeout(timer);
+  };
+  const arm = async () => {
+    const slowAfter = await deps.bootTimes.slowAfter(bootKind(machine));
+    if (stopped) return;
+    // Too few boots of its kind yet: they may arrive while this one is still booting (a pool filling at once).
+    if (slowAfter === undefined) timer = setTimeout(() => void arm().catch((err: unknown) => log.error({ err }, 'could not read boot times')), FEW_SAMPLES_RECHECK_MS);
+    else timer = setTimeout(() => judge(slowAfter), Math.max(0, since + slowAfter - deps.now()));
+  };
+  await arm();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

@@ -85,6 +85,8 @@ export interface Machine {
   bootStartedAt?: number;
   /** When the latest boot attempt started, if a booter took the boot over from another (crash, shutdown). */
   bootResumedAt?: number;
+  /** When a rebuild after a Redis loss recreated the record from its instance's tags: its boot then verifies it again and reports no zone outcome. */
+  restoredAt?: number;
   /** The build agent version it gets (chosen from its id at creation), also its instance's tag. */
   agentVersion?: string;
 }

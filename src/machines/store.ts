@@ -63,7 +63,7 @@ interface StoreScripts {
   vmpoolRestore(key: string, stateSet: string, counts: string, ...fields: string[]): Promise<number>;
 }
 
-const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt']);
+const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt', 'restoredAt']);
 
 /**
  * The machine registry in Redis. Every transition is one compare-and-set

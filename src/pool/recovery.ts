@@ -73,6 +73,16 @@ function toRecovered(instance: Instance, provider: string, machineId: string, po
   };
 }
 
+/**
+ * A restored machine's boot is a re-verification, taken over as from a dead
+ * booter: its window and slow clock start at the rebuild (an earlier start
+ * makes the booter resume it), and its outcome is never its zone's: the time
+ * Redis was gone is nobody's fault, and the machine was judged when it first booted.
+ */
+function restoredBoot(now: number): Pick<Machine, 'bootStartedAt' | 'bootResumedAt' | 'restoredAt'> {
+  return { bootStartedAt: now, bootResumedAt: now, restoredAt: now };
+}
+
 /** Carries out a plan: recreates the records (each only if still missing) and hands the booting ones to the booters. */
 export async function applyRecovery(plan: RecoveryPlan, deps: RecoveryDeps): Promise<number> {
   let restored = 0;
@@ -90,7 +100,7 @@ export async function applyRecovery(plan: RecoveryPlan, deps: RecoveryDeps): Pro
       launchedAt: m.launchedAt,
       address: m.address,
       port: deps.config.ssh.port,
-      ...(m.state === 'leased' ? { leasedAt: m.leasedAt ?? deps.now() } : {}),
+      ...(m.state === 'leased' ? { leasedAt: m.leasedAt ?? deps.now() } : { ...restoredBoot(deps.now()) }),
       ...(m.agentVersion ? { agentVersion: m.agentVersion } : {}),
     };
     if (!(await deps.store.restore(record))) continue;

@@ -3,7 +3,8 @@ import type { AppDeps } from '../app-deps.js';
 import { QUEUE_NAMES, type MachineJob } from '../queues.js';
 import { bootMachine } from '../boot/boot.js';
 import { InstanceWatcher } from '../boot/instance-watcher.js';
-import { BootTimes } from '../boot/boot-times.js';
+import { BootTimes, slowBootSettings } from '../boot/boot-times.js';
+import { LoopStarvation, measureLoopLag } from '../boot/loop-starvation.js';
 import { requestTermination } from '../pool/terminate.js';
 import { describeError } from '../errors.js';
 import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
@@ -18,9 +19,11 @@ export type BooterDeps = AppDeps & {
 export function startBooter(deps: BooterDeps): RoleHandle {
   const { config, redis, logger } = deps;
   const watcher = new InstanceWatcher(config.booter.describeEvery, logger, deps.now);
-  const bootTimes = new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now);
+  const bootTimes = new BootTimes(redis, config.redis.prefix, slowBootSettings(config.breaker), deps.now);
   const guards = new RegistryGuards(config.agent.registryBreaker, logger);
-  const bootDeps = { ...deps, watcher, bootTimes, guards };
+  const loopLag = measureLoopLag();
+  const starvation = new LoopStarvation(loopLag.lagMs, config.booter.starvedLoopLag, logger.child({ component: 'booter' }));
+  const bootDeps = { ...deps, watcher, bootTimes, guards, starvation };
   const shutdown = new AbortController();
   const worker = watchWorker(
     new Worker<MachineJob>(QUEUE_NAMES.boot, (job, token) => runBoot(job, token, bootDeps, shutdown.signal), {
@@ -36,6 +39,7 @@ export function startBooter(deps: BooterDeps): RoleHandle {
       await closeWorkers([worker], config.shutdown.grace, logger, shutdown);
       watcher.close();
       guards.close();
+      loopLag.close();
     },
   };
 }

@@ -5,7 +5,7 @@ import { reconcilePool } from '../pool/reconcile.js';
 import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launch.js';
 import { sweepTerminations } from '../pool/terminate.js';
 import { reapOnce } from '../pool/reaper.js';
-import { BootTimes } from '../boot/boot-times.js';
+import { BootTimes, slowBootSettings } from '../boot/boot-times.js';
 import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
 
@@ -18,7 +18,7 @@ export type ProducerDeps = AppDeps;
 export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
   const { config, redis, queues, logger } = deps;
   await scheduleReconciles(deps);
-  const reaperDeps = { ...deps, logger: logger.child({ component: 'reaper' }), bootTimes: new BootTimes(redis, config.redis.prefix, config.breaker.slowBootFloor, deps.now) };
+  const reaperDeps = { ...deps, logger: logger.child({ component: 'reaper' }), bootTimes: new BootTimes(redis, config.redis.prefix, slowBootSettings(config.breaker), deps.now) };
   const common = { connection: redis, prefix: config.redis.prefix };
   // Aborted when the shutdown grace runs out: cloud calls still in flight are abandoned and their jobs handed back.
   const shutdown = new AbortController();

@@ -13,8 +13,11 @@ import { waitFor } from '../helpers/wait-for.js';
 // Two producers and two booters as separate OS processes, the simulated cloud
 // as a third kind, one Redis: the breaker must work across processes.
 const ZONE_B = 'sim/zone-b';
-// maxOpenFor and probes as shipped: no growth, one probe.
-const breakerSettings = { window: '1m', minOutcomes: 5, failureRate: 0.5, openFor: '2s', maxOpenFor: null, probes: 1, slowBootFloor: '2s' };
+// maxOpenFor and probes as shipped: no growth, one probe. Slow boots are judged once a few boots of the pool's kind are
+// on record (the pool fills from two zones, so the default 10 would leave a hung zone to its boot deadline).
+// The suite shares two cores with its other files: every wait below is a ceiling only a hang reaches, never a timing claim.
+const breakerSettings = { window: '1m', minOutcomes: 5, failureRate: 0.5, openFor: '2s', maxOpenFor: null, probes: 1, slowBootFloor: '2s', slowBootMinSamples: 3 };
+const HANG = 180_000;
 
 const { redis, children } = processHarness();
 
@@ -40,7 +43,7 @@ describe('the zone breaker across processes', () => {
     // The pool fills from zones a and c while zone b re-opens twice on failed probes. A zone with failures against it
     // takes few machines at a time, and a pool full from the others launches none: builds (a lease and a release, a
     // replacement each) keep machines going until zone b's failures open it.
-    await waitFor(async () => totalsByState(await store.counts('small')).ready === 6, { what: 'the pool to fill from zones a and c', timeoutMs: 30_000 });
+    await waitFor(async () => totalsByState(await store.counts('small')).ready === 6, { what: 'the pool to fill from zones a and c', timeoutMs: HANG });
     const queues = createQueues(redis, prefix);
     try {
       await waitFor(
@@ -50,25 +53,25 @@ describe('the zone breaker across processes', () => {
           if (built) await requestTermination(built.id, { store, queues, now: Date.now });
           return false;
         },
-        { what: 'zone b to open', timeoutMs: 30_000, everyMs: 200 },
+        { what: 'zone b to open', timeoutMs: HANG, everyMs: 200 },
       );
     } finally {
       await closeQueues(queues);
     }
-    await waitFor(async () => (await oldestFirst(breaker)).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 2, { what: 'two re-opens', timeoutMs: 40_000 });
+    await waitFor(async () => (await oldestFirst(breaker)).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 2, { what: 'two re-opens', timeoutMs: HANG });
     const before = await oldestFirst(breaker);
     expect(before[0]).toMatchObject({ from: 'closed', to: 'open', outcomes: config.breaker.minOutcomes, failureRate: 1 });
     expect((await store.counts('small'))[ZONE_B]?.ready ?? 0).toBe(0);
 
-    // Each open period lasts openFor, however often the zone re-opens: a healed zone is noticed within openFor.
+    // Each open period ends in a half-open round after openFor, however often the zone re-opens: open, half-open, open...
     const opens = before.filter((t) => t.to === 'open');
     const halfOpens = before.filter((t) => t.to === 'half-open');
     expect(config.breaker.maxOpenFor).toBe(config.breaker.openFor);
-    for (const open of opens.slice(0, 3)) {
-      const ended = halfOpens.find((h) => h.at >= open.at);
-      if (!ended) continue;
+    expect(before.map((t) => t.to).slice(0, 5)).toEqual(['open', 'half-open', 'open', 'half-open', 'open']);
+    for (const [i, open] of opens.slice(0, -1).entries()) {
+      const ended = halfOpens.find((h) => h.at >= open.at)!;
       expect(ended.at - open.at).toBeGreaterThanOrEqual(config.breaker.openFor);
-      expect(ended.at - open.at).toBeLessThan(config.breaker.openFor + 2_000);
+      expect(ended.at).toBeLessThanOrEqual(opens[i + 1]!.at);
     }
 
     // After the first open, zone b only ever gets probes: at most `probes` per half-open round.
@@ -81,17 +84,19 @@ describe('the zone breaker across processes', () => {
     }
 
     await heal();
-    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.from === 'half-open' && t.to === 'closed'), { what: 'zone b to close', timeoutMs: 30_000 });
-    await waitFor(async () => ((await store.counts('small'))[ZONE_B]?.ready ?? 0) >= 1, { what: 'ready machines in zone b again' });
+    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.from === 'half-open' && t.to === 'closed'), { what: 'zone b to close', timeoutMs: HANG });
+    await waitFor(async () => ((await store.counts('small'))[ZONE_B]?.ready ?? 0) >= 1, { what: 'ready machines in zone b again', timeoutMs: HANG });
     expect(totalsByState(await store.counts('small')).ready).toBeGreaterThanOrEqual(6);
-  });
+  }, 4 * HANG);
 
   it('opens on slow boots long before the boot deadline when a zone hangs', async () => {
-    const { config, prefix, breaker } = await startCluster({ warm: 6, max: 12, bootTimeout: '60s' }, { sshHang: 1 });
-    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.to === 'open'), { what: 'zone b to open', timeoutMs: 30_000 });
+    const { config, prefix, breaker } = await startCluster({ warm: 6, max: 12, bootTimeout: '10m' }, { sshHang: 1 });
+    await waitFor(async () => (await oldestFirst(breaker)).some((t) => t.to === 'open'), { what: 'zone b to open', timeoutMs: HANG });
     const [opened] = await oldestFirst(breaker);
-    const firstIntoB = (await allMachines(prefix)).find((m) => m.zone === ZONE_B)!;
-    expect(opened!.at - firstIntoB.createdAt).toBeLessThan(config.pools[0]!.bootTimeout / 4);
     expect(opened).toMatchObject({ from: 'closed', to: 'open', outcomes: config.breaker.minOutcomes });
-  });
+    // Opened on slow boots alone: not one of zone b's machines had reached its boot deadline (10 minutes, beyond the wait).
+    const intoB = (await allMachines(prefix)).filter((m) => m.zone === ZONE_B);
+    expect(intoB.length).toBeGreaterThanOrEqual(config.breaker.minOutcomes);
+    expect(intoB.filter((m) => m.failure !== undefined)).toEqual([]);
+  }, 2 * HANG);
 });

@@ -134,6 +134,14 @@ describe('MachineStore', () => {
     expect(totalsByState(await store.counts('small'))).toMatchObject({ slow: 0, failed: 1 });
   });
 
+  it('never marks a preparing machine slow: slowness is judged up to SSH only', async () => {
+    const store = freshStore();
+    await store.create(machine('m-1'), roomy, 1_000);
+    for (const state of ['launching', 'booting', 'preparing'] as const) await store.transition('m-1', state, 1_000);
+    expect(await store.markSlow('m-1')).toBe(false);
+    expect(totalsByState(await store.counts('small')).slow).toBe(0);
+  });
+
   it('lists machines of a state oldest first', async () => {
     const store = freshStore();
     await store.create(machine('m-2'), roomy, 2_000);

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BootTimes } from '../../src/boot/boot-times.js';
+import { BootTimes, slowBootSettings } from '../../src/boot/boot-times.js';
 import { connectSsh } from '../../src/boot/ssh.js';
 import { createLogger } from '../../src/log.js';
 import type { Machine } from '../../src/machines/machine.js';
@@ -39,7 +39,7 @@ type Lines = Record<string, unknown>[];
 function deps(now: () => number = Date.now, extra: Partial<ReaperDeps> & { lines?: Lines } = {}): ReaperDeps {
   const { app, config } = system!;
   const logger = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => void extra.lines?.push(JSON.parse(line) as Record<string, unknown>) } });
-  const bootTimes = new BootTimes(app.redis, config.redis.prefix, config.breaker.slowBootFloor, now);
+  const bootTimes = new BootTimes(app.redis, config.redis.prefix, slowBootSettings(config.breaker), now);
   return { ...app, config, logger, now, bootTimes, ...extra };
 }
 
