@@ -58,7 +58,7 @@ export async function watchForSlowBoot(machine: Machine, deps: SlowWatchDeps, lo
     if (deps.starvation.starved()) return void (timer = setTimeout(() => judge(slowAfter), STARVED_RECHECK_MS));
     void (async () => {
       // Only a machine still booting is marked; the mark frees its place in the warm target.
-      if (!(await deps.store.markSlow(machine.id))) return;
+      if (!(await deps.store.markSlow(machine))) return;
       log.warn({ slowAfterMs: slowAfter }, 'boot is slow; counted against its zone, and a replacement may launch');
       await reportBootOutcome(machine, 'slow', deps);
       await requestReconcile(deps.queues, machine.pool);

@@ -201,14 +201,14 @@ return redis.call('HSETNX', KEYS[1], 'zoneOutcome', '1')
  * warm target (a replacement may launch) while it finishes or fails. Never a
  * preparing one: slowness is judged up to SSH only, prepare and pulls have
  * their own timeouts (a slow registry is not the zone's fault).
- * KEYS[1] machine hash. ARGV[1] prefix. Returns 1 if this call marked it.
+ * KEYS[1] machine hash, KEYS[2] its pool's counts hash. Returns 1 if this call marked it.
  */
 export const MARK_SLOW = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'booting' then return 0 end
 if redis.call('HSETNX', KEYS[1], 'slow', '1') == 0 then return 0 end
-local pool, zone = redis.call('HGET', KEYS[1], 'pool'), redis.call('HGET', KEYS[1], 'zone')
-redis.call('HINCRBY', ARGV[1] .. ':counts:' .. pool, zone .. '|slow', 1)
+local zone = redis.call('HGET', KEYS[1], 'zone')
+redis.call('HINCRBY', KEYS[2], zone .. '|slow', 1)
 return 1
 `;
 

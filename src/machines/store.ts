@@ -59,7 +59,7 @@ interface StoreScripts {
   vmpoolCreate(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   vmpoolLease(ready: string, leased: string, counts: string, terminating: string, ...args: (string | number)[]): Promise<string[][]>;
   vmpoolClaimOutcome(key: string): Promise<number>;
-  vmpoolMarkSlow(key: string, prefix: string): Promise<number>;
+  vmpoolMarkSlow(key: string, counts: string): Promise<number>;
   vmpoolRestore(key: string, stateSet: string, counts: string, ...fields: string[]): Promise<number>;
 }
 
@@ -84,7 +84,7 @@ export class MachineStore {
     redis.defineCommand('vmpoolCreate', { lua: CREATE });
     redis.defineCommand('vmpoolLease', { numberOfKeys: 4, lua: LEASE });
     redis.defineCommand('vmpoolClaimOutcome', { numberOfKeys: 1, lua: CLAIM_OUTCOME });
-    redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 1, lua: MARK_SLOW });
+    redis.defineCommand('vmpoolMarkSlow', { numberOfKeys: 2, lua: MARK_SLOW });
     redis.defineCommand('vmpoolRestore', { numberOfKeys: 3, lua: RESTORE });
     this.redis = redis as Redis & StoreScripts;
   }
@@ -197,8 +197,8 @@ export class MachineStore {
   }
 
   /** Marks a booting machine slow (once): it no longer counts toward the warm target. */
-  async markSlow(id: string): Promise<boolean> {
-    return (await this.redis.vmpoolMarkSlow(this.key(id), this.prefix)) === 1;
+  async markSlow(machine: Pick<Machine, 'id' | 'pool'>): Promise<boolean> {
+    return (await this.redis.vmpoolMarkSlow(this.key(machine.id), this.countsKey(machine.pool))) === 1;
   }
 
   /** Atomically leases the longest-ready machine of a pool (with that agent version, if given), or returns undefined if none is ready. */

@@ -121,11 +121,11 @@ describe('MachineStore', () => {
   it('marks a booting machine slow once, frees its place in the warm target, and forgets the mark when it leaves booting', async () => {
     const store = freshStore();
     await store.create(machine('m-1'), roomy, 1_000);
-    expect(await store.markSlow('m-1')).toBe(false); // requested: not booting yet
+    expect(await store.markSlow({ id: 'm-1', pool: 'small' })).toBe(false); // requested: not booting yet
     await store.transition('m-1', 'launching', 1_000);
     await store.transition('m-1', 'booting', 1_000);
-    expect(await store.markSlow('m-1')).toBe(true);
-    expect(await store.markSlow('m-1')).toBe(false);
+    expect(await store.markSlow({ id: 'm-1', pool: 'small' })).toBe(true);
+    expect(await store.markSlow({ id: 'm-1', pool: 'small' })).toBe(false);
     expect(await store.counts('small')).toEqual({ 'sim/zone-a': { booting: 1, slow: 1 } });
     expect(await store.create(machine('m-2'), { warm: 1, max: 5 }, 2_000)).toBe('created');
     await store.transition('m-1', 'preparing', 3_000);
@@ -138,7 +138,7 @@ describe('MachineStore', () => {
     const store = freshStore();
     await store.create(machine('m-1'), roomy, 1_000);
     for (const state of ['launching', 'booting', 'preparing'] as const) await store.transition('m-1', state, 1_000);
-    expect(await store.markSlow('m-1')).toBe(false);
+    expect(await store.markSlow({ id: 'm-1', pool: 'small' })).toBe(false);
     expect(totalsByState(await store.counts('small')).slow).toBe(0);
   });
 
