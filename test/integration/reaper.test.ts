@@ -64,8 +64,9 @@ function rawEc2(): EC2Client {
   return ec2;
 }
 
-async function launchOrphan(deployment = system!.config.deployment): Promise<string> {
-  const tags = [TAGS.managed, TAGS.deployment, TAGS.pool, TAGS.machineId].map((Key, i) => ({ Key, Value: ['true', deployment, 'small', 'm-ghost'][i] }));
+async function launchOrphan(deployment = system!.config.deployment, extra: Record<string, string> = {}): Promise<string> {
+  const own = { [TAGS.managed]: 'true', [TAGS.deployment]: deployment, [TAGS.pool]: 'small', [TAGS.machineId]: 'm-ghost', ...extra };
+  const tags = Object.entries(own).map(([Key, Value]) => ({ Key, Value }));
   const out = await rawEc2().send(new RunInstancesCommand(runInput({ TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] })));
   return out.Instances![0]!.InstanceId!;
 }
@@ -99,6 +100,20 @@ describe('the reaper on the simulated cloud', () => {
     expect(await reapOnce(deps())).toMatchObject({ orphansMarked: 0 });
     expect(await reapOnce(deps(later(HOUR)))).toMatchObject({ orphansMarked: 0, orphansTerminated: 0 });
     expect(['pending', 'running']).toContain(instanceState(theirs));
+  });
+
+  it('never terminates an instance tagged leased that the store does not know, and says so; an untagged one beside it goes', async () => {
+    await start({ warm: 0, max: 1 });
+    // A build may be running on it (its record lost with Redis): only the registry's word says it is unknown.
+    const building = await launchOrphan(undefined, { [TAGS.state]: 'leased' });
+    const plain = await launchOrphan();
+    const lines: Lines = [];
+    expect(await reapOnce(deps(Date.now, { lines }))).toMatchObject({ orphansMarked: 2, orphansTerminated: 0 });
+    expect(await reapOnce(deps(later(HOUR), { lines }))).toMatchObject({ orphansTerminated: 1 });
+    await waitFor(() => instanceState(plain) === 'terminated', { what: 'the untagged orphan to terminate' });
+    expect(await reapOnce(deps(later(2 * HOUR), { lines }))).toMatchObject({ orphansTerminated: 0 });
+    expect(['pending', 'running']).toContain(instanceState(building));
+    expect(lines.filter((l) => l.level === 50 && l.instanceId === building)).toHaveLength(2);
   });
 
   it('runs once when two reaper runs start at the same moment', async () => {
