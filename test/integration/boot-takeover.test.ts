@@ -35,10 +35,11 @@ describe('a boot taken over after its booter was killed', () => {
     const deadline = machine.launchedAt! + pc.config.pools[0]!.bootTimeout;
     await waitFor(() => Date.now() > deadline, { what: 'the original boot deadline to pass' });
     const second = start('booter.js', pc.env);
-    await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"boot taken over from another booter"`));
-    await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again' });
+    // BullMQ hands the dead booter's job on after its lock expires and a stall check runs: waits with ceilings only a hang reaches.
+    await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"boot taken over from another booter"`), { timeoutMs: 60_000 });
+    await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again', timeoutMs: 60_000 });
     release();
-    await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready' });
+    await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready', timeoutMs: 60_000 });
 
     const ready = await store.get(machine.id);
     expect(ready?.failure).toBeUndefined();

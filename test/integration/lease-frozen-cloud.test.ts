@@ -22,7 +22,7 @@ describe('leasing while the cloud API does not answer', () => {
       children.push(child);
       await child.waitForLine(/vmpool started/);
     }
-    await waitFor(async () => (await store.list('small', 'ready')).length === 2, { what: 'the pool to fill' });
+    await waitFor(async () => (await store.list('small', 'ready')).length === 2, { what: 'the pool to fill', timeoutMs: 60_000 });
 
     process.kill(sim.pid, 'SIGSTOP');
     let lease: { id: string; instanceId: string };

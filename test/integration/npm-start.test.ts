@@ -110,7 +110,7 @@ describe('npm start (the all-in-one process) and the vmpool CLI', () => {
     await start.waitForLine(/simulated cloud started/);
     const pid = start.pid;
     await start.kill();
-    await waitFor(() => !alive(redisPid), { what: `redis-server ${redisPid} to exit` });
+    await waitFor(() => !alive(redisPid), { what: `redis-server ${redisPid} to exit`, timeoutMs: 60_000 });
     expect(await sweepStaleScratch()).toContainEqual(expect.stringMatching(new RegExp(`^vmpool-sim-${pid}-`)));
   });
 
