@@ -44,6 +44,8 @@ function deps(now: () => number = Date.now, extra: Partial<ReaperDeps> & { lines
 }
 
 const later = (ms: number) => () => Date.now() + ms;
+/** A clock `ms` after a recorded moment: margins under a grace must not shrink by however long a busy machine took since. */
+const after = (moment: number, ms: number) => () => moment + ms;
 const sim = () => system!.sim.instances();
 const instanceState = (id: string | undefined) => sim().find((i) => i.instanceId === id)?.state;
 const ready = async (n: number) => waitFor(async () => {
@@ -221,8 +223,8 @@ describe('the reaper on the simulated cloud', () => {
     const lost = (await app.store.lease('small', Date.now()))!;
     const answered = await leaseAnswered(app);
     const lines: Lines = [];
-    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS - 1_000), { lines }))).toMatchObject({ unansweredLeases: 0 });
-    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS + 1_000), { lines }))).toMatchObject({ unansweredLeases: 1, overdueLeases: 0 });
+    expect(await reapOnce(deps(after(lost.leasedAt!, LEASE_ANSWER_GRACE_MS - 1_000), { lines }))).toMatchObject({ unansweredLeases: 0 });
+    expect(await reapOnce(deps(after(lost.leasedAt!, LEASE_ANSWER_GRACE_MS + 1_000), { lines }))).toMatchObject({ unansweredLeases: 1, overdueLeases: 0 });
     expect(await app.store.get(lost.id)).toMatchObject({ retiredFor: 'lease-unanswered' });
     expect(await app.store.get(answered.id)).toMatchObject({ state: 'leased' });
     expect(lines.filter((l) => l.level === 50 && l.machineId === lost.id)).toHaveLength(1);
@@ -237,12 +239,12 @@ describe('the reaper on the simulated cloud', () => {
     const tagOf = () => sim().find((i) => i.instanceId === leased.instanceId)?.tags[TAGS.state];
     expect(tagOf()).toBeUndefined();
     const lines: Lines = [];
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS - 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS - 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 0 });
     expect(tagOf()).toBeUndefined();
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 1, unansweredLeases: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS + 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 1, unansweredLeases: 0 });
     expect(tagOf()).toBe('leased');
     expect(lines.filter((l) => l.level === 40 && (l.machineIds as string[] | undefined)?.includes(leased.id))).toHaveLength(1);
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
     expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
   });
 
