@@ -7,6 +7,7 @@ import { processConfig, processHarness } from '../helpers/processes.js';
 import { gatedStep, holdInPrepare } from '../helpers/prepare-gate.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 
 // A booter killed with SIGKILL mid-boot: another booter takes the boot over
 // (BullMQ's stalled-job check) and the machine is judged on its own merits,
@@ -20,7 +21,7 @@ function start(script: string, env: Record<string, string>): Child {
 }
 
 describe('a boot taken over after its booter was killed', () => {
-  it('gets a fresh window when the original deadline passed meanwhile, becomes ready, and counts nothing against its zone', async () => {
+  it('gets a fresh window when the original deadline passed meanwhile, becomes ready, and counts nothing against its zone', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const pc = await processConfig({
       // The boot deadline is short and will have passed by the takeover; the resume window is not.
       booter: { describeEvery: '100ms', resumeWindow: '30s' },

@@ -8,6 +8,7 @@ import { simRegistryConfigs, simRegistryUrls, testKeyPath } from '../helpers/tes
 import { sweepStaleScratch } from '../../src/sim/scratch-sweep.js';
 import { simProviders } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 
 let start: Child | undefined;
 afterEach(async () => {
@@ -61,7 +62,7 @@ async function fullAcrossZones(httpPort: number, name: string): Promise<PoolView
 }
 
 describe('npm start (the all-in-one process) and the vmpool CLI', () => {
-  it('fills both pools across three zones, leases over the CLI, refills after release, and Ctrl-C leaves nothing behind', async () => {
+  it('fills both pools across three zones, leases over the CLI, refills after release, and Ctrl-C leaves nothing behind', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const { httpPort, simPort, key, nodeConfig } = await startConfig();
     const env = { NODE_CONFIG: nodeConfig, LOG_PRETTY: 'true', REDIS_URL: '' };
     start = runWorker('start.js', [], env);
@@ -103,7 +104,7 @@ describe('npm start (the all-in-one process) and the vmpool CLI', () => {
     expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`vmpool-sim-${start!.pid}-`))).toEqual([]);
   });
 
-  it('a start killed with SIGKILL leaves no redis-server behind, and its VM folders are swept by the next sim', async () => {
+  it('a start killed with SIGKILL leaves no redis-server behind, and its VM folders are swept by the next sim', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     start = runWorker('start.js', [], { NODE_CONFIG: (await startConfig()).nodeConfig, REDIS_URL: '' });
     const redisPid = Number((await start.waitForLine(/started a throwaway redis-server.*"redisPid":(\d+)/))[1]);
     expect(alive(redisPid)).toBe(true);

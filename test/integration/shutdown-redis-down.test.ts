@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../src/local/redis-server.js';
 import { runWorker, type Child } from '../helpers/child.js';
-import { exitUnlessHung, HANG_AFTER_GRACE_MS } from '../helpers/exit-ceiling.js';
+import { exitUnlessHung, HANG_AFTER_GRACE_MS, MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 import { processConfig } from '../helpers/processes.js';
 import { onePool } from '../helpers/system.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 describe('SIGTERM while Redis does not answer', () => {
-  it('every role exits instead of hanging on the frozen Redis, with a non-zero code and a line saying it could not close cleanly', async () => {
+  it('every role exits instead of hanging on the frozen Redis, with a non-zero code and a line saying it could not close cleanly', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     redis = await startRedisServer();
     const pc = await processConfig({ redis: { url: redis.url }, http: { port: 0 }, ...onePool({ warm: 0, max: 1 }) });
     const roles = ['producer.js', 'booter.js', 'api.js'].map((script) => runWorker(script, [], pc.env));

@@ -10,7 +10,7 @@ import { TAGS } from '../../src/providers/provider.js';
 import { LeaseWaiters } from '../../src/pool/lease-waiters.js';
 import { ZoneBreaker } from '../../src/zones/breaker.js';
 import { runWorker, type Child } from '../helpers/child.js';
-import { exitUnlessHung, HANG_AFTER_GRACE_MS } from '../helpers/exit-ceiling.js';
+import { exitUnlessHung, HANG_AFTER_GRACE_MS, MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 import { processConfig, startSimProcess, processHarness } from '../helpers/processes.js';
 import { gatedStep, holdInPrepare } from '../helpers/prepare-gate.js';
 import { onePool } from '../helpers/system.js';
@@ -85,7 +85,7 @@ class RawHttp {
 }
 
 describe('graceful shutdown of each role on SIGTERM', () => {
-  it('a booter stopped in the middle of a prepare hands it back at the end of the grace and exits 0, leaves the machine unfailed, and another booter makes it ready', async () => {
+  it('a booter stopped in the middle of a prepare hands it back at the end of the grace and exits 0, leaves the machine unfailed, and another booter makes it ready', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const pc = await processConfig(
       onePool({ warm: 1, max: 1, bootTimeout: '60s', prepare: { steps: [gatedStep('30s')] } }),
     );
@@ -113,7 +113,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     expect((await breaker.read([machine.zone], Date.now())).get(machine.zone)).toMatchObject({ outcomes: 1, failures: 0 });
   });
 
-  it('the api answers 503 to requests after SIGTERM, ends a lease still waiting at the end of the grace with a 503, drops idle keep-alive connections, and exits 0', async () => {
+  it('the api answers 503 to requests after SIGTERM, ends a lease still waiting at the end of the grace with a 503, drops idle keep-alive connections, and exits 0', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const port = await freePort();
     const pc = await processConfig({ http: { port }, ...onePool({ warm: 0, max: 1 }) });
     const api = start('api.js', pc.env);
@@ -149,7 +149,7 @@ describe('graceful shutdown of each role on SIGTERM', () => {
     }
   });
 
-  it('a producer whose launch and reaper run hang on a frozen cloud: a second SIGTERM is harmless, the calls are abandoned at the end of the grace, exit 0, and another producer finishes the launch with the same instance', async () => {
+  it('a producer whose launch and reaper run hang on a frozen cloud: a second SIGTERM is harmless, the calls are abandoned at the end of the grace, exit 0, and another producer finishes the launch with the same instance', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     // Reaper runs back to back: one is listing the frozen cloud's instances when the shutdown comes.
     const pc = await processConfig({ reaper: { every: '200ms' }, ...onePool({ warm: 0, max: 1 }) });
     const store = new MachineStore(redis, pc.prefix);

@@ -21,3 +21,10 @@ export async function exitUnlessHung(child: Child, ceilingMs: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/**
+ * A test that starts vmpool's roles as processes and waits on them with
+ * hang ceilings (60 s each): above vitest's 60 s default, so the waits, not
+ * the test's own timer, say what never happened.
+ */
+export const MULTI_PROCESS_TEST_MS = 300_000;
