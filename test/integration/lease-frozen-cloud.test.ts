@@ -12,7 +12,7 @@ import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 const { redis, children } = processHarness();
 
 describe('leasing while the cloud API does not answer', () => {
-  it('hands out a ready machine at once while the cloud is frozen, and the lease tag lands once it answers again', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
+  it('hands out a ready machine at once while the cloud is frozen, and the lease tag lands once it answers again', async () => {
     const apiPort = await freePort();
     // A cloud call would wait up to its 30 s timeout here, far past the test's wait for the answer.
     const pc = await processConfig({ http: { port: apiPort }, reaper: { every: '2s' }, cloudApi: { timeout: '30s' }, ...onePool({ warm: 2, max: 4 }) });
@@ -46,5 +46,5 @@ describe('leasing while the cloud API does not answer', () => {
     } finally {
       ec2.destroy();
     }
-  }, 90_000);
+  }, MULTI_PROCESS_TEST_MS);
 });
