@@ -271,8 +271,9 @@ describe('crash safety under kill -9', () => {
       await waitFor(() => settled(store), { what: 'the pool to fill', timeoutMs: HANG_MS });
       const t1 = Date.now();
 
-      // Two clients leasing at once; bounded in requests and time should the kills take far longer than they do.
-      const loads = [1, 2].map(() => new LeaseLoad(`http://127.0.0.1:${apiPort}`, cluster, { requests: 1_000, until: Date.now() + 150_000 }));
+      // Two clients leasing at once, until the kills are over (stop()); bounded should the kills never end. The spacing
+      // between kills counts answered requests: a load that stopped first left a busy machine's later kills waiting for events.
+      const loads = [1, 2].map(() => new LeaseLoad(`http://127.0.0.1:${apiPort}`, cluster, { requests: 5_000, until: Date.now() + 480_000 }));
       const kills = await chaos(cluster, loads, store, seededRandom(SEED));
       await Promise.all(loads.map((l) => l.stop()));
       expect(loads.flatMap((l) => l.unexpected)).toEqual([]);
@@ -304,5 +305,5 @@ describe('crash safety under kill -9', () => {
     } finally {
       ec2.destroy();
     }
-  }, 420_000);
+  }, 720_000);
 });
