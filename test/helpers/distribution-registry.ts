@@ -36,7 +36,7 @@ export async function startDistributionRegistry(): Promise<DistributionRegistry>
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => (await fetch(`${url}/v2/`).catch(() => undefined))?.status === 200, { what: `${BINARY} answering on ${url} (stderr: ${stderr})`, timeoutMs: 15_000 });
+    await waitFor(async () => (await fetch(`${url}/v2/`).catch(() => undefined))?.status === 200, { what: `${BINARY} answering on ${url} (stderr: ${stderr})`, timeoutMs: 60_000 });
   } catch (err) {
     await stop();
     throw err;

@@ -7,6 +7,7 @@ import { processConfig, processHarness } from '../helpers/processes.js';
 import { gatedStep, holdInPrepare } from '../helpers/prepare-gate.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 
 // A booter killed with SIGKILL mid-boot: another booter takes the boot over
 // (BullMQ's stalled-job check) and the machine is judged on its own merits,
@@ -20,7 +21,7 @@ function start(script: string, env: Record<string, string>): Child {
 }
 
 describe('a boot taken over after its booter was killed', () => {
-  it('gets a fresh window when the original deadline passed meanwhile, becomes ready, and counts nothing against its zone', async () => {
+  it('gets a fresh window when the original deadline passed meanwhile, becomes ready, and counts nothing against its zone', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const pc = await processConfig({
       // The boot deadline is short and will have passed by the takeover; the resume window is not.
       booter: { describeEvery: '100ms', resumeWindow: '30s' },
@@ -35,10 +36,11 @@ describe('a boot taken over after its booter was killed', () => {
     const deadline = machine.launchedAt! + pc.config.pools[0]!.bootTimeout;
     await waitFor(() => Date.now() > deadline, { what: 'the original boot deadline to pass' });
     const second = start('booter.js', pc.env);
-    await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"boot taken over from another booter"`));
-    await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again' });
+    // BullMQ hands the dead booter's job on after its lock expires and a stall check runs: waits with ceilings only a hang reaches.
+    await second.waitForLine(new RegExp(`"machineId":"${machine.id}".*"msg":"boot taken over from another booter"`), { timeoutMs: 60_000 });
+    await waitFor(() => runs() === 2, { what: 'the second booter to run the prepare step again', timeoutMs: 60_000 });
     release();
-    await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready' });
+    await waitFor(async () => (await store.get(machine.id))?.state === 'ready', { what: 'the machine to be ready', timeoutMs: 60_000 });
 
     const ready = await store.get(machine.id);
     expect(ready?.failure).toBeUndefined();

@@ -7,6 +7,7 @@ import { runWorker } from '../helpers/child.js';
 import { processConfig, processHarness, startSimProcess } from '../helpers/processes.js';
 import { onePool } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 
 const { redis, children } = processHarness();
 
@@ -22,7 +23,7 @@ describe('leasing while the cloud API does not answer', () => {
       children.push(child);
       await child.waitForLine(/vmpool started/);
     }
-    await waitFor(async () => (await store.list('small', 'ready')).length === 2, { what: 'the pool to fill' });
+    await waitFor(async () => (await store.list('small', 'ready')).length === 2, { what: 'the pool to fill', timeoutMs: 60_000 });
 
     process.kill(sim.pid, 'SIGSTOP');
     let lease: { id: string; instanceId: string };
@@ -45,5 +46,5 @@ describe('leasing while the cloud API does not answer', () => {
     } finally {
       ec2.destroy();
     }
-  }, 90_000);
+  }, MULTI_PROCESS_TEST_MS);
 });

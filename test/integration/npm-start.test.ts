@@ -8,6 +8,7 @@ import { simRegistryConfigs, simRegistryUrls, testKeyPath } from '../helpers/tes
 import { sweepStaleScratch } from '../../src/sim/scratch-sweep.js';
 import { simProviders } from '../helpers/system.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { MULTI_PROCESS_TEST_MS } from '../helpers/hang-ceilings.js';
 
 let start: Child | undefined;
 afterEach(async () => {
@@ -30,17 +31,46 @@ async function startConfig() {
   return { httpPort, simPort, key, nodeConfig };
 }
 
-const SMALL_FULL = /pool small: 3\/3 ready \(sim\/zone-a 1, sim\/zone-b 1, sim\/zone-c 1\)\n/;
-const LARGE_FULL = /pool large: 2\/2 ready \(sim\/zone-a \d, sim\/zone-b \d, sim\/zone-c \d\)\n/;
+/** The line a person watching `npm start` sees once a pool is full, whichever zones hold its machines. */
+const FULL_LINE = (pool: string, n: number) => new RegExp(`pool ${pool}: ${n}/${n} ready \\(`);
+/** Multi-process start-up and refills on a busy machine: a ceiling only a hang reaches. */
+const SETTLE_MS = 120_000;
+
+type PoolView = { name: string; target: number; machines: Record<string, number>; zones: Record<string, Record<string, number>> };
+
+/**
+ * The pool as the API reports it once settled: at its target, nothing on its way
+ * in or out, nothing leased. Undefined until then.
+ */
+async function settledPool(httpPort: number, name: string): Promise<PoolView | undefined> {
+  const status = (await (await fetch(`http://127.0.0.1:${httpPort}/v1/status`)).json()) as { pools: PoolView[] };
+  const pool = status.pools.find((p) => p.name === name);
+  if (!pool) return undefined;
+  const others = Object.entries(pool.machines).filter(([state, n]) => state !== 'ready' && state !== 'terminated' && n > 0);
+  return pool.machines.ready === pool.target && others.length === 0 ? pool : undefined;
+}
+
+/** Every zone of the pool holds a ready machine: the spread across zones, not one exact distribution. */
+const everyZoneReady = (pool: PoolView) => Object.values(pool.zones).every((z) => (z.ready ?? 0) >= 1);
+
+/** Waits until the pool is settled and spread over every zone, however the launches fell. */
+async function fullAcrossZones(httpPort: number, name: string): Promise<PoolView> {
+  return waitFor(async () => {
+    const pool = await settledPool(httpPort, name);
+    return pool && everyZoneReady(pool) ? pool : undefined;
+  }, { what: `pool ${name} full with a ready machine in every zone`, timeoutMs: SETTLE_MS, everyMs: 200 });
+}
 
 describe('npm start (the all-in-one process) and the vmpool CLI', () => {
-  it('fills both pools across three zones, leases over the CLI, refills after release, and Ctrl-C leaves nothing behind', async () => {
+  it('fills both pools across three zones, leases over the CLI, refills after release, and Ctrl-C leaves nothing behind', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     const { httpPort, simPort, key, nodeConfig } = await startConfig();
     const env = { NODE_CONFIG: nodeConfig, LOG_PRETTY: 'true', REDIS_URL: '' };
     start = runWorker('start.js', [], env);
     const redisPid = Number((await start.waitForLine(/started a throwaway redis-server.*"redisPid":(\d+)/))[1]);
-    await start.waitForLine(SMALL_FULL);
-    await start.waitForLine(LARGE_FULL);
+    await start.waitForLine(FULL_LINE('small', 3), { timeoutMs: SETTLE_MS });
+    await start.waitForLine(FULL_LINE('large', 2), { timeoutMs: SETTLE_MS });
+    expect(Object.keys((await fullAcrossZones(httpPort, 'small')).zones)).toEqual(['sim/zone-a', 'sim/zone-b', 'sim/zone-c']);
+    await waitFor(() => settledPool(httpPort, 'large'), { what: 'pool large full', timeoutMs: SETTLE_MS, everyMs: 200 });
 
     const cli = (...args: string[]) => runToEnd('cli.js', args, { NODE_CONFIG: nodeConfig, VMPOOL_URL: `http://127.0.0.1:${httpPort}` });
     const leased = await cli('lease', 'small', '--json');
@@ -58,12 +88,11 @@ describe('npm start (the all-in-one process) and the vmpool CLI', () => {
     expect(human.output).toContain(`ssh -i ${key} -p ${machine.port}`);
     const secondId = /leased (m-\S+)/.exec(human.output)![1]!;
 
-    const mark = start.output().length;
     for (const id of [machine.id, secondId]) {
       const released = await cli('release', id);
       expect(released).toEqual({ code: 0, output: `released ${id}: terminating\n` });
     }
-    await start.waitForLine(SMALL_FULL, { from: mark });
+    await fullAcrossZones(httpPort, 'small');
     expect((await cli('status')).output).toContain('pool small: 3/3 ready');
 
     process.kill(-start.pid, 'SIGINT'); // what a terminal's Ctrl-C does: the whole foreground group
@@ -75,14 +104,14 @@ describe('npm start (the all-in-one process) and the vmpool CLI', () => {
     expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`vmpool-sim-${start!.pid}-`))).toEqual([]);
   });
 
-  it('a start killed with SIGKILL leaves no redis-server behind, and its VM folders are swept by the next sim', async () => {
+  it('a start killed with SIGKILL leaves no redis-server behind, and its VM folders are swept by the next sim', { timeout: MULTI_PROCESS_TEST_MS }, async () => {
     start = runWorker('start.js', [], { NODE_CONFIG: (await startConfig()).nodeConfig, REDIS_URL: '' });
     const redisPid = Number((await start.waitForLine(/started a throwaway redis-server.*"redisPid":(\d+)/))[1]);
     expect(alive(redisPid)).toBe(true);
     await start.waitForLine(/simulated cloud started/);
     const pid = start.pid;
     await start.kill();
-    await waitFor(() => !alive(redisPid), { what: `redis-server ${redisPid} to exit` });
+    await waitFor(() => !alive(redisPid), { what: `redis-server ${redisPid} to exit`, timeoutMs: 60_000 });
     expect(await sweepStaleScratch()).toContainEqual(expect.stringMatching(new RegExp(`^vmpool-sim-${pid}-`)));
   });
 

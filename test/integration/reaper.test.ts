@@ -44,6 +44,8 @@ function deps(now: () => number = Date.now, extra: Partial<ReaperDeps> & { lines
 }
 
 const later = (ms: number) => () => Date.now() + ms;
+/** A clock `ms` after a recorded moment: margins under a grace must not shrink by however long a busy machine took since. */
+const after = (moment: number, ms: number) => () => moment + ms;
 const sim = () => system!.sim.instances();
 const instanceState = (id: string | undefined) => sim().find((i) => i.instanceId === id)?.state;
 const ready = async (n: number) => waitFor(async () => {
@@ -64,8 +66,9 @@ function rawEc2(): EC2Client {
   return ec2;
 }
 
-async function launchOrphan(deployment = system!.config.deployment): Promise<string> {
-  const tags = [TAGS.managed, TAGS.deployment, TAGS.pool, TAGS.machineId].map((Key, i) => ({ Key, Value: ['true', deployment, 'small', 'm-ghost'][i] }));
+async function launchOrphan(deployment = system!.config.deployment, extra: Record<string, string> = {}): Promise<string> {
+  const own = { [TAGS.managed]: 'true', [TAGS.deployment]: deployment, [TAGS.pool]: 'small', [TAGS.machineId]: 'm-ghost', ...extra };
+  const tags = Object.entries(own).map(([Key, Value]) => ({ Key, Value }));
   const out = await rawEc2().send(new RunInstancesCommand(runInput({ TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] })));
   return out.Instances![0]!.InstanceId!;
 }
@@ -99,6 +102,20 @@ describe('the reaper on the simulated cloud', () => {
     expect(await reapOnce(deps())).toMatchObject({ orphansMarked: 0 });
     expect(await reapOnce(deps(later(HOUR)))).toMatchObject({ orphansMarked: 0, orphansTerminated: 0 });
     expect(['pending', 'running']).toContain(instanceState(theirs));
+  });
+
+  it('never terminates an instance tagged leased that the store does not know, and says so; an untagged one beside it goes', async () => {
+    await start({ warm: 0, max: 1 });
+    // A build may be running on it (its record lost with Redis): only the registry's word says it is unknown.
+    const building = await launchOrphan(undefined, { [TAGS.state]: 'leased' });
+    const plain = await launchOrphan();
+    const lines: Lines = [];
+    expect(await reapOnce(deps(Date.now, { lines }))).toMatchObject({ orphansMarked: 2, orphansTerminated: 0 });
+    expect(await reapOnce(deps(later(HOUR), { lines }))).toMatchObject({ orphansTerminated: 1 });
+    await waitFor(() => instanceState(plain) === 'terminated', { what: 'the untagged orphan to terminate' });
+    expect(await reapOnce(deps(later(2 * HOUR), { lines }))).toMatchObject({ orphansTerminated: 0 });
+    expect(['pending', 'running']).toContain(instanceState(building));
+    expect(lines.filter((l) => l.level === 50 && l.instanceId === building)).toHaveLength(2);
   });
 
   it('runs once when two reaper runs start at the same moment', async () => {
@@ -206,8 +223,8 @@ describe('the reaper on the simulated cloud', () => {
     const lost = (await app.store.lease('small', Date.now()))!;
     const answered = await leaseAnswered(app);
     const lines: Lines = [];
-    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS - 1_000), { lines }))).toMatchObject({ unansweredLeases: 0 });
-    expect(await reapOnce(deps(later(LEASE_ANSWER_GRACE_MS + 1_000), { lines }))).toMatchObject({ unansweredLeases: 1, overdueLeases: 0 });
+    expect(await reapOnce(deps(after(lost.leasedAt!, LEASE_ANSWER_GRACE_MS - 1_000), { lines }))).toMatchObject({ unansweredLeases: 0 });
+    expect(await reapOnce(deps(after(lost.leasedAt!, LEASE_ANSWER_GRACE_MS + 1_000), { lines }))).toMatchObject({ unansweredLeases: 1, overdueLeases: 0 });
     expect(await app.store.get(lost.id)).toMatchObject({ retiredFor: 'lease-unanswered' });
     expect(await app.store.get(answered.id)).toMatchObject({ state: 'leased' });
     expect(lines.filter((l) => l.level === 50 && l.machineId === lost.id)).toHaveLength(1);
@@ -222,12 +239,12 @@ describe('the reaper on the simulated cloud', () => {
     const tagOf = () => sim().find((i) => i.instanceId === leased.instanceId)?.tags[TAGS.state];
     expect(tagOf()).toBeUndefined();
     const lines: Lines = [];
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS - 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS - 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 0 });
     expect(tagOf()).toBeUndefined();
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 1, unansweredLeases: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS + 1_000), { lines }))).toMatchObject({ leaseTagsRepaired: 1, unansweredLeases: 0 });
     expect(tagOf()).toBe('leased');
     expect(lines.filter((l) => l.level === 40 && (l.machineIds as string[] | undefined)?.includes(leased.id))).toHaveLength(1);
-    expect(await reapOnce(deps(later(LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
+    expect(await reapOnce(deps(after(leased.leasedAt!, LEASE_TAG_GRACE_MS + 2_000)))).toMatchObject({ leaseTagsRepaired: 0 });
     expect(await app.store.get(leased.id)).toMatchObject({ state: 'leased' });
   });
 

@@ -80,10 +80,9 @@ describe('connectSsh', () => {
 
   it('refuses a non-loopback host before opening any socket', async () => {
     const connect = vi.spyOn(net.Socket.prototype, 'connect');
-    const started = Date.now();
+    // A 10-minute connect timeout: an answer at all (within the test's timeout) shows nothing was dialled.
     const err = await failure(connectSsh(target('192.0.2.1', 22), { timeoutMs: 600_000, loopbackOnly: true }));
     expect(err.kind).toBe('not-loopback');
-    expect(Date.now() - started).toBeLessThan(1_000);
     expect(connect).not.toHaveBeenCalled();
   });
 
@@ -95,10 +94,9 @@ describe('connectSsh', () => {
 
   it('times out on a server that accepts TCP but never speaks SSH', async () => {
     const silent = await silentServer();
-    const started = Date.now();
+    // The server never speaks: without the timeout this would wait forever (the test's own timeout), not fail fast.
     const err = await failure(connectSsh(target(silent.address, silent.port), { timeoutMs: 300, loopbackOnly: true }));
     expect(err.kind).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
 
@@ -144,8 +142,8 @@ describe('connectSshWithRetry', () => {
     const err = await failure(connectSshWithRetry(target(address, await freePort(address)), { ...retry, deadline: started + 400, onAttemptFailed: () => attempts++ }));
     expect(err.kind).toBe('unreachable');
     expect(attempts).toBeGreaterThan(1);
+    // Retried until the deadline, not given up early (a lower bound holds on a busy machine; an upper one would not).
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
-    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('does not retry a host key mismatch', async () => {
@@ -188,10 +186,9 @@ describe('SshSession.exec', () => {
   it('kills a command at its timeout, reports timedOut, and the remote process is gone', async () => {
     const vm = await startVm();
     const session = await login(vm);
-    const started = Date.now();
+    // Without the timeout the command would end by itself 30 s later, not timed out.
     const result = await session.exec('echo $$ > sleep.pid; exec sleep 30', { timeoutMs: 300 });
     expect(result.timedOut).toBe(true);
-    expect(Date.now() - started).toBeLessThan(5_000);
     const pid = Number(readFileSync(join(vm.scratchDir, 'sleep.pid'), 'utf8'));
     await waitFor(() => !alive(pid), { what: `remote pid ${pid} gone` });
     expect((await session.exec('echo still here', { timeoutMs: 10_000 })).output).toBe('still here\n');
