@@ -14,7 +14,8 @@ export interface Metrics {
 export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters' | 'breaker' | 'pulls' | 'rollouts' | 'now'>): Metrics {
   const { config, store, counters } = deps;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'vmpool_process_' });
+  // prom-client's default names already begin with process_ or nodejs_: the prefix is only ours.
+  collectDefaultMetrics({ register: registry, prefix: 'vmpool_' });
   new Gauge({
     name: 'vmpool_machines',
     help: 'Machines by pool, zone and state (terminated ones excluded).',

@@ -11,6 +11,8 @@ import { answerShuttingDown } from './shutting-down.js';
 import { registerRecoveryRoutes } from './recovery-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { isTag } from '../agent/reference.js';
+import { leasedByProblem } from '../pool/leased-by.js';
+import { registerLeaseListRoutes } from './lease-list-routes.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
 export function leaseView(machine: Machine, user: string) {
@@ -28,13 +30,14 @@ export function leaseView(machine: Machine, user: string) {
     state: machine.state,
     launchedAt: machine.launchedAt ? new Date(machine.launchedAt).toISOString() : undefined,
     leasedAt: machine.leasedAt ? new Date(machine.leasedAt).toISOString() : undefined,
+    leasedBy: machine.leasedBy,
   };
 }
 
 interface LeaseRequest {
   Params: { pool: string };
   Querystring: { wait?: string; agentVersion?: string };
-  Body: { wait?: string; agentVersion?: string } | undefined;
+  Body: { wait?: string; agentVersion?: string; leasedBy?: string } | undefined;
 }
 
 export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
@@ -54,6 +57,7 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
   registerZoneRoutes(app, deps);
   registerRecoveryRoutes(app, deps);
   registerAgentRoutes(app, deps);
+  registerLeaseListRoutes(app, deps);
 
   app.post<LeaseRequest>('/v1/pools/:pool/leases', async (request, reply) => {
     const pool = config.pools.find((p) => p.name === request.params.pool);
@@ -63,6 +67,9 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     if (agentVersion !== undefined && (typeof agentVersion !== 'string' || !isTag(agentVersion))) {
       return reply.code(400).send({ error: 'bad-request', message: `agentVersion: expected an image tag, got ${JSON.stringify(agentVersion)}` });
     }
+    const leasedBy = request.body?.leasedBy;
+    const leasedByBad = leasedByProblem(leasedBy);
+    if (leasedByBad) return reply.code(400).send({ error: 'bad-request', message: leasedByBad });
     const waitMs = typeof waitText === 'string' ? parseDuration(waitText) : undefined;
     if (waitMs === undefined) return reply.code(400).send({ error: 'bad-request', message: `wait: expected a duration like "30s", got ${JSON.stringify(waitText)}` });
     if (waitMs > config.http.maxLeaseWait) {
@@ -88,9 +95,11 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
       deps.logger.warn({ machineId: machine.id, pool: pool.name }, 'client left before the lease answer; machine released');
       return reply;
     }
+    // Who asked is informational: written after the lease script, so a crash in between loses only this field.
+    if (leasedBy) await store.update(machine.id, { leasedBy });
     reply.raw.once('finish', () => confirmations.confirm(machine.id));
     deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone, agentVersion: machine.agentVersion }, 'machine leased');
-    return reply.code(200).send(leaseView(machine, config.ssh.user));
+    return reply.code(200).send(leaseView({ ...machine, ...(leasedBy ? { leasedBy } : {}) }, config.ssh.user));
   });
 
   app.get<{ Params: { id: string } }>('/v1/machines/:id', async (request, reply) => {
