@@ -24,6 +24,7 @@ const program = buildProgram({
   privateKeyPath: config?.ssh.privateKeyPath,
   print: (line) => process.stdout.write(`${line}\n`),
   progress: process.stderr,
+  simProvider: config?.providers.find((p) => p.endpoint?.endsWith(`:${config?.sim.port}`))?.name ?? 'sim',
   leasedBy: userInfo().username,
 });
 

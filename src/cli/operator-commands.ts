@@ -84,13 +84,14 @@ export function formatZones(zones: readonly ZoneStatus[]): string {
 }
 
 /**
- * The failures column. A closed zone with failures in its window is one that
- * recently failed and is taking machines again (often just healed, its probe
+ * The failures column. A closed zone whose window holds failures and at least
+ * one success is taking machines again (often just healed: its probe
  * succeeded): said as recovering, so it does not read as an outage.
  */
 export function describeFailures(z: Pick<ZoneStatus, 'state' | 'failures' | 'outcomes' | 'failuresToOpen'>): string {
+  if (z.outcomes === 0) return 'no boots yet';
   const recent = `${z.failures} of its last ${z.outcomes} boots failed`;
-  if (z.failures === 0) return z.outcomes === 0 ? 'no boots yet' : `none of its last ${z.outcomes} boots failed`;
-  if (z.state !== 'closed') return recent;
-  return `recovering: ${recent}; ${z.failuresToOpen} more in a row re-open it`;
+  if (z.failures === 0 || z.state !== 'closed') return recent;
+  const opens = `${z.failuresToOpen} more failure${z.failuresToOpen === 1 ? '' : 's'} in a row open${z.failuresToOpen === 1 ? 's' : ''} it`;
+  return `${z.failures < z.outcomes ? 'recovering' : 'failing'}: ${recent}; ${opens}`;
 }

@@ -23,6 +23,8 @@ export interface CliContext {
   print(line: string): void;
   /** Where a lease wait shows its progress (stderr): only written to when it is a terminal. */
   progress?: ProgressStream;
+  /** The provider name of the simulated cloud in config (`sim`): zone ids are spelled `sim/zone-b` everywhere. */
+  simProvider?: string;
   /** Who the CLI says asked for a lease, unless `--by` says otherwise. */
   leasedBy?: string;
 }
@@ -83,7 +85,7 @@ export function buildProgram(ctx: CliContext): Command {
   addLeasesCommand(program, kit);
   addOperatorCommands(program, kit, (line) => ctx.print(line));
   addAgentCommands(program, kit);
-  addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line) });
+  addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line), simProvider: ctx.simProvider });
   return program;
 }
 

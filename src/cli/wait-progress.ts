@@ -8,6 +8,8 @@ export function formatWaitProgress(p: { pool: string; elapsedMs: number; waitMs:
 
 export interface ProgressStream {
   isTTY?: boolean;
+  /** The terminal's width: a longer line would wrap, and `\r` could not rewrite it. */
+  columns?: number;
   write(text: string): unknown;
 }
 
@@ -20,7 +22,8 @@ export function startProgress(stream: ProgressStream, line: () => string, everyM
   if (!stream.isTTY) return { stop: () => undefined };
   let shown = false;
   const timer = setInterval(() => {
-    stream.write(`\r\x1b[K${line()}`);
+    const text = line();
+    stream.write(`\r\x1b[K${stream.columns && text.length >= stream.columns ? `${text.slice(0, stream.columns - 2)}…` : text}`);
     shown = true;
   }, everyMs);
   return {

@@ -1,3 +1,4 @@
+import { isoFields } from '../iso-times.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PoolConfig } from '../config.js';
 import { isTag } from '../agent/reference.js';
@@ -55,7 +56,7 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ServerDeps): voi
     const by = typeof body.by === 'string' ? body.by : 'api';
     for (const pool of pools) await deps.rollouts.set(pool.name, { version, canary, by }, deps.now());
     deps.logger.warn({ pools: pools.map((p) => p.name), version, canary, by, forced: rejected.length > 0 }, `agent rollout set: ${version}${canary ? `, canary ${canary.version} at ${canary.share}` : ''}`);
-    const rollouts = await Promise.all(pools.map(async (pool) => ({ pool: pool.name, ...(await deps.rollouts.current(pool)) })));
+    const rollouts = await Promise.all(pools.map(async (pool) => ({ pool: pool.name, ...rolloutView(await deps.rollouts.current(pool)) })));
     return { pools: rollouts, reports };
   });
 
@@ -77,4 +78,11 @@ function rolloutProblem(body: RolloutBody): string | undefined {
   if (typeof share !== 'number' || !(share > 0 && share <= 1)) return `canary.share: expected a number above 0 and at most 1, got ${JSON.stringify(share)}`;
   if (version === body.version) return 'canary.version: expected a version other than the stable one';
   return undefined;
+}
+
+/** A rollout as the API shows it: times as ISO strings. */
+function rolloutView<R extends { setAt?: number; canaryHalted?: { since: number } }>(rollout: R | undefined): R | undefined {
+  if (!rollout) return rollout;
+  const halted = rollout.canaryHalted ? { canaryHalted: isoFields(rollout.canaryHalted, ['since']) } : {};
+  return { ...isoFields(rollout, ['setAt']), ...halted };
 }

@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { applyRecovery, planRecovery } from '../pool/recovery.js';
 import type { ServerDeps } from './server.js';
+import { isoFields } from '../iso-times.js';
+
+/** The plan as the API shows it: times as ISO strings. */
+const planView = <P extends { recreate: object[] }>(plan: P): P => ({ ...plan, recreate: plan.recreate.map((m) => isoFields(m, ['launchedAt', 'leasedAt'])) });
 
 /**
  * The rebuild of the machine store from the cloud's tags, for an operator:
@@ -9,13 +13,13 @@ import type { ServerDeps } from './server.js';
  * or for records lost some other way.
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  app.get('/v1/recovery', async () => ({ epochPresent: await deps.epoch.present(), ...(await planRecovery(deps)) }));
+  app.get('/v1/recovery', async () => ({ epochPresent: await deps.epoch.present(), ...planView(await planRecovery(deps)) }));
 
   app.post('/v1/recovery', async () => {
     const plan = await planRecovery(deps);
     const restored = await applyRecovery(plan, deps);
     if (!(await deps.epoch.present())) await deps.epoch.renew();
     deps.logger.warn({ restored, known: plan.known, unattributed: plan.unattributed.length }, 'machine store rebuilt from the cloud tags on request');
-    return { restored, ...plan };
+    return { restored, ...planView(plan) };
   });
 }
