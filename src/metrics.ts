@@ -16,6 +16,8 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'store' | 'counters
   const registry = new Registry();
   // prom-client's default names already begin with process_ or nodejs_: the prefix is only ours.
   collectDefaultMetrics({ register: registry, prefix: 'vmpool_' });
+  // Gauges named _total break Prometheus' naming rule; the same counts are in vmpool_nodejs_active_{handles,requests,resources} by type.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`vmpool_nodejs_active_${kind}_total`);
   new Gauge({
     name: 'vmpool_machines',
     help: 'Machines by pool, zone and state (terminated ones excluded).',

@@ -3,5 +3,5 @@
 // locked version supports Node 20). start.sh set this for `npm start` only; a
 // role started by hand (`node dist/workers/api.js`) printed it. An operator's
 // own setting wins.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+if (!process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 export {};
