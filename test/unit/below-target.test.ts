@@ -27,7 +27,7 @@ describe('why a pool is below its target', () => {
   });
 
   it('halted: the halt reason and the resume command, before anything else', () => {
-    expect(belowTarget(pool({ max: 1, halted: { reason: 'AuthFailure' }, machines: { leased: 1 } }))).toMatchObject({ kind: 'halted', reason: expect.stringContaining('AuthFailure; after the fix: vmpool pool resume small') });
+    expect(belowTarget(pool({ max: 1, halted: { reason: 'AuthFailure' }, machines: { leased: 1 } }))).toEqual({ kind: 'halted', reason: 'launches halted: AuthFailure; after the fix: vmpool pool resume small' });
   });
 
   it('every zone open', () => {
