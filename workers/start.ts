@@ -13,6 +13,8 @@ const resources: Resource[] = [];
 const closeAll = async () => {
   for (const resource of [...resources].reverse()) await resource.close().catch(() => undefined);
 };
+// Each phase of a start on one line, before the logger exists (it needs the Redis URL).
+if (!process.env.REDIS_URL) process.stderr.write('vmpool: starting redis\n');
 const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
 if (redis) resources.push({ close: () => redis.stop() });
 const config = loadConfigOrExit({ log: { pretty: process.env.LOG_PRETTY !== 'false' }, ...(redis ? { redis: { url: redis.url } } : {}) });
