@@ -5,6 +5,6 @@ set -e
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
-npx tsc -p tsconfig.build.json
+sh scripts/build.sh
 [ -n "$REDIS_URL" ] || sh scripts/ensure-redis.sh
 exec node dist/workers/start.js

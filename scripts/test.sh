@@ -9,5 +9,5 @@ sh scripts/install-deps.sh
 sh scripts/ensure-redis.sh
 sh scripts/ensure-registry.sh
 sh scripts/ensure-chromium.sh
-npx tsc -p tsconfig.build.json
+sh scripts/build.sh
 exec npx vitest run "$@"

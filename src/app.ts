@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { connectRedis } from './redis-connection.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
 import { coalesceWrites } from './local/coalesced-writes.js';
@@ -62,11 +62,12 @@ export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'provi
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger, roles } = options;
   const now = options.now ?? Date.now;
-  const redis = new Redis(config.redis.url, redisOptions(config.redis));
-  // Commands issued in one turn (a script call and its follow-ups, a burst of answers) share one system call.
-  // Not ioredis's enableAutoPipelining: BullMQ users report lost job data with it. Each reconnect brings a new socket.
-  redis.on('connect', () => coalesceWrites(redis.stream));
-  await redis.connect();
+  // BullMQ needs connections that retry forever; the store's answers go to API clients, so the same applies.
+  const redis = await connectRedis(config.redis, logger, (connection) => {
+    // Commands issued in one turn (a script call and its follow-ups, a burst of answers) share one system call.
+    // Not ioredis's enableAutoPipelining: BullMQ users report lost job data with it. Each reconnect brings a new socket.
+    connection.on('connect', () => coalesceWrites(connection.stream));
+  });
   const store = new MachineStore(redis, config.redis.prefix);
   const queues = createQueues(redis, config.redis.prefix);
   const counters = new OutcomeCounters(redis, config.redis.prefix);

@@ -16,3 +16,17 @@ export function shownText(text: string | undefined, max = 200): string | undefin
   if (text === undefined || text.length <= max) return text;
   return `${text.slice(0, max)}... (${text.length} characters, truncated)`;
 }
+
+/**
+ * API answers carry times as ISO 8601 UTC strings, never epoch milliseconds:
+ * the named fields of `value` (which hold epoch ms inside vmpool) converted
+ * (`"invalid"` for a stored value no Date can hold).
+ */
+export function isoFields<T extends object>(value: T, fields: readonly string[]): T {
+  const out = { ...value } as Record<string, unknown>;
+  for (const field of fields) {
+    const ms = out[field];
+    if (typeof ms === 'number') out[field] = isoTime(ms);
+  }
+  return out as T;
+}

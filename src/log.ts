@@ -61,7 +61,7 @@ export function createLogger(options: LogOptions): Logger {
   const destination =
     options.destination ??
     (options.pretty
-      ? pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', singleLine: true, sync: true })
+      ? pretty({ colorize: process.stdout.isTTY, translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'", ignore: 'pid,hostname', singleLine: true, sync: true })
       : pino.destination({ dest: 1, sync: false }));
   return pino(
     {

@@ -15,7 +15,10 @@ export interface Metrics {
 export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' | 'counters' | 'breaker' | 'flags' | 'waiters' | 'pulls' | 'rollouts' | 'now'>): Metrics {
   const { config, store, counters } = deps;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'vmpool_process_' });
+  // prom-client's default names already begin with process_ or nodejs_: the prefix is only ours.
+  collectDefaultMetrics({ register: registry, prefix: 'vmpool_' });
+  // Gauges named _total break Prometheus' naming rule; the same counts are in vmpool_nodejs_active_{handles,requests,resources} by type.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`vmpool_nodejs_active_${kind}_total`);
   new Gauge({
     name: 'vmpool_machines',
     help: 'Machines by pool, zone and state (terminated ones excluded).',

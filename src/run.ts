@@ -1,6 +1,7 @@
 import { createLogger, type Logger } from './log.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createApp, type App, type Role } from './app.js';
+import { RedisUnreachableError } from './redis-connection.js';
 
 export interface Resource {
   close(): Promise<void>;
@@ -61,13 +62,38 @@ export function closeOnSignals(resources: () => readonly Resource[], logger: Log
   process.on('SIGTERM', onSignal);
 }
 
+/** Where a port comes from in the config, so a busy one names what to change. */
+function portKey(port: number | undefined, config?: Readonly<Config>): string {
+  if (config && port === config.http.port) return 'the API: http.port, env PORT';
+  if (config && port === config.sim.port) return 'the simulated cloud: sim.port';
+  const registry = config?.sim.registries.find((r) => r.port === port);
+  if (registry) return `the simulated registry ${registry.name}: sim.registries port`;
+  return 'PORT for the API, sim.port for the simulated cloud';
+}
+
 /** A one-line reason for a failed start that tells the operator what to change. */
-export function explainStartFailure(err: unknown): string {
+export function explainStartFailure(err: unknown, config?: Readonly<Config>): string {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e.code === 'EADDRINUSE') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: the port is in use; choose another (PORT for the API, sim.port for the simulated cloud)`;
+  if (e.code === 'EADDRINUSE') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: the port is in use by another process; stop it or choose another port (${portKey(e.port, config)})`;
+  if (e.code === 'EACCES' && e.port !== undefined) return `cannot listen on ${e.address ?? '?'}:${e.port}: permission denied; choose a port above 1023 (${portKey(e.port, config)})`;
+  if (err instanceof RedisUnreachableError) return err.message;
   if (e.code === 'ENOENT' && e.path) return `cannot read ${e.path}: no such file`;
   if (e.code === 'ECONNREFUSED') return `cannot connect to ${e.address ?? '?'}:${e.port ?? '?'} (is Redis running? set REDIS_URL)`;
   return `failed to start: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Failures an operator causes and fixes (a busy port, no Redis): their line says it all, the stack is for debug level. */
+function isExpectedStartFailure(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return err instanceof RedisUnreachableError || code === 'EADDRINUSE' || code === 'EACCES' || code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+/** Logs why a start failed: one line, with the stack only for the unexpected (or at debug level). */
+export function reportStartFailure(logger: Logger, err: unknown, config?: Readonly<Config>): void {
+  const line = explainStartFailure(err, config);
+  if (!isExpectedStartFailure(err)) return logger.fatal({ err }, line);
+  logger.debug({ err }, 'start failure detail');
+  logger.fatal(line);
 }
 
 /** Entry point of a Procfile role: config, logger, the roles, signals. */
@@ -80,7 +106,7 @@ export async function runRoles(roles: readonly Role[]): Promise<App> {
     logger.info({ roles, url: app.url }, 'vmpool started');
     return app;
   } catch (err) {
-    logger.fatal({ err }, explainStartFailure(err));
+    reportStartFailure(logger, err, config);
     logger.flush();
     process.exit(1);
   }

@@ -7,6 +7,13 @@ import { overdueLeases } from './pool/reaper.js';
 import type { ZoneHealth } from './zones/breaker.js';
 import { readAgentStatus, type AgentStatus } from './agent/agent-status.js';
 import { isoTime, shownText } from './iso-time.js';
+import { belowTarget, type BelowTarget } from './pool/below-target.js';
+
+/** A pool flag as the API shows it: the time as an ISO string. */
+export interface FlagView {
+  reason: string;
+  since: string;
+}
 
 /** Machines per state, every state present (terminated ones are not counted). */
 export type StateCounts = Record<Exclude<MachineState, 'terminated'>, number>;
@@ -24,9 +31,11 @@ export interface PoolStatus {
   machines: StateCounts;
   zones: Record<string, StateCounts>;
   /** Launching stopped after a fatal error (bad credentials, bad image id) until it lapses or is resumed. */
-  halted?: PoolFlag;
+  halted?: FlagView;
   /** Raised while every zone of the pool is open. */
-  alert?: PoolFlag;
+  alert?: FlagView;
+  /** Why the pool holds fewer ready machines than its target, when it does. */
+  belowTarget?: BelowTarget;
   /** Leased machines past the pool's maxLeaseDuration (a build stuck, or a client that never released). */
   overdueLeases: string[];
   /** The build agent rollout: versions, canary (and its halt), machines per version. Absent when the pool pulls no agent. */
@@ -46,6 +55,8 @@ export interface ZoneStatus {
   failures: number;
   openUntil?: string;
   reopens: number;
+  /** How many more failures in a row would open the zone. */
+  failuresToOpen: number;
 }
 
 export interface Status {
@@ -64,6 +75,8 @@ function stateCounts(source: Partial<Record<MachineState | 'slow', number>>): St
 /** The `GET /v1/status` document: each pool's counts and flags, each zone's breaker. */
 export async function readStatus(deps: StatusDeps): Promise<Status> {
   const { config, store } = deps;
+  const zoneList = await readZones(deps);
+  const breakers = new Map(zoneList.map((z) => [z.zone, z]));
   const pools = await Promise.all(
     config.pools.map(async (pool): Promise<PoolStatus> => {
       const [counts, flags, waiting, overdue, agent] = await Promise.all([
@@ -79,10 +92,29 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
         zones[zone] = stateCounts(counts[zone] ?? {});
       }
       const agentPart = agent ? { agent } : {};
-      return { name: pool.name, ...target, min: pool.min, max: pool.max, machines: stateCounts(totalsByState(counts)), zones, ...flags, overdueLeases: overdue.map((m) => m.id), ...agentPart };
+      const machines = stateCounts(totalsByState(counts));
+      const halted = flagView(flags.halted);
+      const below = belowTarget({ name: pool.name, ...target, max: pool.max, machines, halted, zones: pool.zones.flatMap((z) => breakers.get(z) ?? []) });
+      return {
+        name: pool.name,
+        ...target,
+        min: pool.min,
+        max: pool.max,
+        machines,
+        zones,
+        ...(halted ? { halted } : {}),
+        ...(flags.alert ? { alert: flagView(flags.alert) } : {}),
+        ...(below ? { belowTarget: below } : {}),
+        overdueLeases: overdue.map((m) => m.id),
+        ...agentPart,
+      };
     }),
   );
-  return { pools, zones: await readZones(deps) };
+  return { pools, zones: zoneList };
+}
+
+function flagView(flag: PoolFlag | undefined): FlagView | undefined {
+  return flag ? { reason: shownText(flag.reason)!, since: isoTime(flag.since)! } : undefined;
 }
 
 /** Every zone any pool uses, with its breaker. */
@@ -106,6 +138,7 @@ export function zoneView(h: ZoneHealth): ZoneStatus {
     failures: h.failures,
     openUntil: h.state === 'open' ? iso(h.openUntil) : undefined,
     reopens: h.reopens,
+    failuresToOpen: h.failuresToOpen,
   };
 }
 
@@ -114,7 +147,7 @@ export function zoneView(h: ZoneHealth): ZoneStatus {
  * breaker state beside it when not closed, then what is on its way and why
  * the pool cannot launch, if so.
  */
-export function summarizePool(pool: PoolStatus, zoneStates: ReadonlyMap<string, string> = new Map()): string {
+export function summarizePool(pool: PoolStatus, zoneStates: ReadonlyMap<string, string> = new Map(), options: { limits?: boolean } = {}): string {
   const zones = Object.entries(pool.zones)
     .map(([zone, c]) => {
       const state = zoneStates.get(zone);
@@ -130,8 +163,11 @@ export function summarizePool(pool: PoolStatus, zoneStates: ReadonlyMap<string, 
     pool.halted ? `HALTED: ${pool.halted.reason}` : '',
     pool.alert ? `ALERT: ${pool.alert.reason}` : '',
     pool.overdueLeases.length ? `${pool.overdueLeases.length} lease(s) past maxLeaseDuration` : '',
+    // Refilling is already said by "N booting"; a halt by HALTED.
+    pool.belowTarget && pool.belowTarget.kind !== 'refilling' && pool.belowTarget.kind !== 'halted' ? `below target: ${pool.belowTarget.reason}` : '',
   ]
     .filter(Boolean)
     .join('; ');
-  return `pool ${pool.name}: ${m.ready}/${pool.target} ready (${zones})${extras ? `; ${extras}` : ''}${flags ? `; ${flags}` : ''}`;
+  const limits = options.limits ? `; target ${pool.target}, max ${pool.max}` : '';
+  return `pool ${pool.name}: ${m.ready}/${pool.target} ready (${zones})${extras ? `; ${extras}` : ''}${limits}${flags ? `; ${flags}` : ''}`;
 }

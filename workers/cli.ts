@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import './quiet-sdk-notice.js';
 import { buildProgram } from '../src/cli/program.js';
-import { ApiError } from '../src/cli/api-client.js';
+import { userInfo } from 'node:os';
+import { describeCliError } from '../src/cli/cli-error.js';
 import { loadConfig, type Config } from '../src/config.js';
 
 // The CLI works without a valid local config when --url is given, so config problems are not fatal here.
@@ -21,12 +23,14 @@ const program = buildProgram({
   simUrl: (flags) => flags.simUrl ?? process.env.VMPOOL_SIM_URL ?? `http://${config?.sim.host ?? '127.0.0.1'}:${config?.sim.port ?? 4599}`,
   privateKeyPath: config?.ssh.privateKeyPath,
   print: (line) => process.stdout.write(`${line}\n`),
+  progress: process.stderr,
+  simProvider: config?.providers.find((p) => p.endpoint?.endsWith(`:${config?.sim.port}`))?.name ?? 'sim',
+  leasedBy: userInfo().username,
 });
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const message = err instanceof ApiError ? `${err.status} ${err.body.error ?? ''}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  process.stderr.write(`vmpool: ${message}\n`);
+  process.stderr.write(`vmpool: ${describeCliError(err)}\n`);
   process.exitCode = 1;
 }

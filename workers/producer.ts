@@ -1,3 +1,4 @@
+import './quiet-sdk-notice.js';
 import { runRoles } from '../src/run.js';
 
 await runRoles(['producer']);

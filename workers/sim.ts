@@ -1,8 +1,9 @@
 // `npm run sim`: the simulated EC2 cloud alone, for the Procfile roles as separate
 // processes (Procfile.dev), or for pointing any EC2 client at it.
+import './quiet-sdk-notice.js';
 import { ensureKeyPair } from '../src/local/key-pair.js';
 import { createLogger } from '../src/log.js';
-import { CLOSE_MARGIN_MS, closeOnSignals, explainStartFailure, loadConfigOrExit } from '../src/run.js';
+import { CLOSE_MARGIN_MS, closeOnSignals, reportStartFailure, loadConfigOrExit } from '../src/run.js';
 import { startSimCloud } from '../src/sim/sim-cloud.js';
 
 const config = loadConfigOrExit();
@@ -13,6 +14,6 @@ try {
   closeOnSignals(() => [sim], logger, config.shutdown.grace + CLOSE_MARGIN_MS);
   logger.info({ endpoint: sim.endpoint, region: config.sim.region, zones: config.sim.zones }, 'simulated EC2 cloud listening');
 } catch (err) {
-  logger.fatal({ err }, explainStartFailure(err));
+  reportStartFailure(logger, err, config);
   process.exit(1);
 }

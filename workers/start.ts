@@ -1,7 +1,8 @@
 // `npm start`: Redis (unless REDIS_URL is set), the simulated cloud and every
 // role in one process, with readable logs: the whole system in one command.
+import './quiet-sdk-notice.js';
 import { createLogger } from '../src/log.js';
-import { CLOSE_MARGIN_MS, closeOnSignals, explainStartFailure, loadConfigOrExit, type Resource } from '../src/run.js';
+import { CLOSE_MARGIN_MS, closeOnSignals, reportStartFailure, loadConfigOrExit, type Resource } from '../src/run.js';
 import { createApp } from '../src/app.js';
 import { ensureKeyPair } from '../src/local/key-pair.js';
 import { startRedisServer } from '../src/local/redis-server.js';
@@ -12,6 +13,8 @@ const resources: Resource[] = [];
 const closeAll = async () => {
   for (const resource of [...resources].reverse()) await resource.close().catch(() => undefined);
 };
+// Each phase of a start on one line, before the logger exists (it needs the Redis URL).
+if (!process.env.REDIS_URL) process.stderr.write('vmpool: starting redis\n');
 const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
 if (redis) resources.push({ close: () => redis.stop() });
 const config = loadConfigOrExit({ log: { pretty: process.env.LOG_PRETTY !== 'false' }, ...(redis ? { redis: { url: redis.url } } : {}) });
@@ -30,7 +33,7 @@ try {
   resources.push({ close: () => Promise.resolve(reporter.stop()) });
   logger.info(`API at ${app.url}. In another terminal: npx vmpool status | npx vmpool lease small | npx vmpool release <id>. Ctrl-C stops everything.`);
 } catch (err) {
-  logger.fatal({ err }, explainStartFailure(err));
+  reportStartFailure(logger, err, config);
   await closeAll();
   process.exit(1);
 }

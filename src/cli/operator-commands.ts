@@ -2,9 +2,10 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { ZoneStatus } from '../status.js';
 import type { CommandKit } from './program.js';
+import { addChurnCommand } from './lease-commands.js';
 
 /** The operator's hands: `vmpool breaker list|set|audit`, `vmpool recover`, `vmpool pool resume`. */
-export function addOperatorCommands(program: Command, kit: CommandKit): void {
+export function addOperatorCommands(program: Command, kit: CommandKit, print: (line: string) => void): void {
   const breaker = program.command('breaker').description('zone circuit breakers, shared by every vmpool process');
 
   breaker
@@ -57,15 +58,15 @@ export function addOperatorCommands(program: Command, kit: CommandKit): void {
       );
     });
 
-  program
-    .command('pool')
-    .description('pool-level actions')
+  const pool = program.command('pool').description('pool-level actions');
+  addChurnCommand(pool, kit, print);
+  pool
     .command('resume <pool>')
     .description('resume launching for a pool halted by a fatal launch error (after fixing its cause)')
     .option('--json', 'print the API JSON')
-    .action(async (pool: string, opts: { json?: boolean }) => {
-      const result = await kit.client().request<{ pool: string; resumed: boolean }>('DELETE', `/v1/pools/${encodeURIComponent(pool)}/halt`);
-      kit.out(opts.json, result, () => (result.resumed ? `pool ${pool} resumed` : `pool ${pool} was not halted`));
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const result = await kit.client().request<{ pool: string; resumed: boolean }>('DELETE', `/v1/pools/${encodeURIComponent(name)}/halt`);
+      kit.out(opts.json, result, () => (result.resumed ? `pool ${name} resumed` : `pool ${name} was not halted`));
     });
 }
 
@@ -74,10 +75,23 @@ export function formatZones(zones: readonly ZoneStatus[]): string {
   const rows = zones.map((z) => [
     z.zone,
     z.mode === 'auto' ? z.state : `${z.state} (${z.mode}${z.until ? ` until ${z.until}` : ''}: ${z.reason ?? ''})`,
-    `${Math.round(z.failureRate * 100)}% of ${z.outcomes}`,
+    describeFailures(z),
     z.openUntil ? `open until ${z.openUntil}` : '',
   ]);
   const header = ['ZONE', 'BREAKER', 'FAILURES', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * The failures column. A closed zone whose window holds failures and at least
+ * one success is taking machines again (often just healed: its probe
+ * succeeded): said as recovering, so it does not read as an outage.
+ */
+export function describeFailures(z: Pick<ZoneStatus, 'state' | 'failures' | 'outcomes' | 'failuresToOpen'>): string {
+  if (z.outcomes === 0) return 'no boots yet';
+  const recent = `${z.failures} of its last ${z.outcomes} boots failed`;
+  if (z.failures === 0 || z.state !== 'closed') return recent;
+  const opens = `${z.failuresToOpen} more failure${z.failuresToOpen === 1 ? '' : 's'} in a row open${z.failuresToOpen === 1 ? 's' : ''} it`;
+  return `${z.failures < z.outcomes ? 'recovering' : 'failing'}: ${recent}; ${opens}`;
 }

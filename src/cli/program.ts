@@ -7,6 +7,9 @@ import { addOperatorCommands, formatZones } from './operator-commands.js';
 import { addSimCommands } from './sim-commands.js';
 import { addAgentCommands } from './agent-commands.js';
 import { summarizeAgent } from '../agent/agent-status.js';
+import { parseDuration } from '../duration.js';
+import { addLeasesCommand } from './lease-commands.js';
+import { formatWaitProgress, startProgress, type ProgressStream } from './wait-progress.js';
 
 type Lease = ReturnType<typeof leaseView>;
 
@@ -18,6 +21,12 @@ export interface CliContext {
   /** The login key's path, when this machine has the config that names it. */
   privateKeyPath?: string;
   print(line: string): void;
+  /** Where a lease wait shows its progress (stderr): only written to when it is a terminal. */
+  progress?: ProgressStream;
+  /** The provider name of the simulated cloud in config (`sim`): zone ids are spelled `sim/zone-b` everywhere. */
+  simProvider?: string;
+  /** Who the CLI says asked for a lease, unless `--by` says otherwise. */
+  leasedBy?: string;
 }
 
 /** What every command file gets: an API client for the global flags, and one way to print. */
@@ -46,7 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
     .action(async (opts: { json?: boolean }) => {
       const status = await kit.client().request<Status>('GET', '/v1/status');
       const states = new Map(status.zones.map((z) => [z.zone, z.state]));
-      const pools = status.pools.flatMap((p) => [summarizePool(p, states), ...(p.agent ? [summarizeAgent(p.agent)] : [])]);
+      const pools = status.pools.flatMap((p) => [summarizePool(p, states, { limits: true }), ...(p.agent ? [summarizeAgent(p.agent)] : [])]);
       kit.out(opts.json, status, () => [...pools, '', formatZones(status.zones)].join('\n'));
     });
 
@@ -54,9 +63,13 @@ export function buildProgram(ctx: CliContext): Command {
     .command('lease <pool>')
     .description('lease a ready machine (single use: release terminates it)')
     .option('--wait <duration>', 'how long to wait for a ready machine, e.g. 30s', '30s')
+    .option('--by <text>', 'who asks, shown by vmpool leases (e.g. a CI job URL; default: your user name)')
     .option('--json', 'print the API JSON')
-    .action(async (pool: string, opts: { wait: string; json?: boolean }) => {
-      const lease = await kit.client().request<Lease>('POST', `/v1/pools/${encodeURIComponent(pool)}/leases`, { wait: opts.wait });
+    .action(async (pool: string, opts: { wait: string; by?: string; json?: boolean }) => {
+      const client = kit.client();
+      const leasedBy = opts.by ?? ctx.leasedBy;
+      const request = client.request<Lease>('POST', `/v1/pools/${encodeURIComponent(pool)}/leases`, { wait: opts.wait, ...(leasedBy ? { leasedBy } : {}) });
+      const lease = await withWaitProgress(request, { pool, waitMs: parseDuration(opts.wait) ?? 0, stream: ctx.progress, client });
       kit.out(opts.json, lease, () => describeLease(lease, ctx.privateKeyPath));
     });
 
@@ -69,10 +82,35 @@ export function buildProgram(ctx: CliContext): Command {
       kit.out(opts.json, result, () => `released ${result.id}: ${result.state}`);
     });
 
-  addOperatorCommands(program, kit);
+  addLeasesCommand(program, kit);
+  addOperatorCommands(program, kit, (line) => ctx.print(line));
   addAgentCommands(program, kit);
-  addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line) });
+  addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line), simProvider: ctx.simProvider });
   return program;
+}
+
+/** Shows the wait on a terminal: elapsed time, and what the pool is doing about it (from status, every few seconds). */
+async function withWaitProgress<T>(request: Promise<T>, p: { pool: string; waitMs: number; stream?: ProgressStream; client: ApiClient }): Promise<T> {
+  if (!p.stream?.isTTY || p.waitMs === 0) return request;
+  const started = Date.now();
+  let why: string | undefined;
+  let asked = 0;
+  const progress = startProgress(p.stream, () => {
+    if (asked++ % 3 === 0) {
+      void p.client.request<Status>('GET', '/v1/status').then(
+        (status) => {
+          why = status.pools.find((x) => x.name === p.pool)?.belowTarget?.reason;
+        },
+        () => undefined,
+      );
+    }
+    return formatWaitProgress({ pool: p.pool, elapsedMs: Date.now() - started, waitMs: p.waitMs, why });
+  });
+  try {
+    return await request;
+  } finally {
+    progress.stop();
+  }
 }
 
 function describeLease(lease: Lease, keyPath: string | undefined): string {

@@ -9,6 +9,8 @@ export interface SimCommandsContext {
   /** The simulated cloud's base URL, from `--sim-url`, else the environment or config. */
   simUrl(flags: { simUrl?: string }): string;
   print(line: string): void;
+  /** The provider name vmpool gives the simulated cloud: zones are shown as vmpool spells them, `sim/zone-b`. */
+  simProvider?: string;
 }
 
 /** One zone as the sim's fault API answers it. */
@@ -35,11 +37,12 @@ export function addSimCommands(program: Command, ctx: SimCommandsContext): Comma
     .description('the simulated cloud: make its zones misbehave on demand')
     .option('--sim-url <url>', 'the simulated cloud (default: $VMPOOL_SIM_URL, else sim.host and sim.port in config)');
   const request = <T>(method: string, path: string, body?: unknown): Promise<T> => simRequest<T>(ctx.simUrl(sim.opts<{ simUrl?: string }>()), method, path, body);
+  const zoneId = (zone: string) => (zone.includes('/') ? zone : `${ctx.simProvider ?? 'sim'}/${zone}`);
   const out = (json: boolean, value: unknown, human: () => string) => ctx.print(json ? JSON.stringify(value, null, 2) : human());
 
   const fault = sim
     .command('fault <zone>')
-    .description('set faults of a zone (zone-b or sim/zone-b), added to the ones it has unless --clear; a flag without a value means 1.0');
+    .description('set faults of a zone (sim/zone-b), added to the ones it has unless --clear; a flag without a value means 1.0');
   for (const [flags, , , help] of PROBABILITIES) fault.addOption(new Option(flags, `${help}: probability 0..1`).preset('1').argParser(probability));
   fault
     .option('--slow-boot <duration>', 'add this much to every boot, e.g. 20s (0s removes it)', duration)
@@ -54,7 +57,7 @@ export function addSimCommands(program: Command, ctx: SimCommandsContext): Comma
         const base = opts.clear ? {} : (await request<ZoneView>('GET', path)).faults;
         result = await request<ZoneView>('PUT', path, { ...base, ...wanted });
       }
-      out(!!opts.json, result, () => `${result.zone}: ${describeFaults(result.faults)}`);
+      out(!!opts.json, result, () => `${zoneId(result.zone)}: ${describeFaults(result.faults)}`);
     });
 
   sim
@@ -63,7 +66,7 @@ export function addSimCommands(program: Command, ctx: SimCommandsContext): Comma
     .option('--json', 'print the API JSON')
     .action(async (opts: { json?: boolean }) => {
       const listing = await request<{ zones: ZoneView[] }>('GET', '/v1/sim/zones');
-      out(!!opts.json, listing, () => faultTable(listing.zones));
+      out(!!opts.json, listing, () => faultTable(listing.zones.map((z) => ({ ...z, zone: zoneId(z.zone) }))));
     });
   addSimRegistryCommands(sim, { request, out });
   return sim;

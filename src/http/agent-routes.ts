@@ -1,3 +1,4 @@
+import { isoFields } from '../iso-time.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PoolConfig } from '../config.js';
 import { verifyTargets, verifyVersion, type VerifyReport } from '../agent/verify.js';
@@ -57,7 +58,7 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ServerDeps, answ
     for (const pool of pools) await deps.rollouts.set(pool.name, { version, canary, by }, deps.now());
     // Only validated tags in the message; `by` (operator text) stays a field.
     deps.logger.warn({ pools: pools.map((p) => p.name), version, canary, by, forced: rejected.length > 0 }, `agent rollout set: ${version}${canary ? `, canary ${canary.version} at ${canary.share}` : ''}`);
-    const rollouts = await Promise.all(pools.map(async (pool) => ({ pool: pool.name, ...(await deps.rollouts.current(pool)) })));
+    const rollouts = await Promise.all(pools.map(async (pool) => ({ pool: pool.name, ...rolloutView(await deps.rollouts.current(pool)) })));
     return { pools: rollouts, reports };
   });
 
@@ -69,4 +70,11 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ServerDeps, answ
     if (resumed.length > 0) deps.logger.warn({ pools: resumed }, `canary resumed by an operator in ${resumed.join(', ')}`);
     return { resumed };
   });
+}
+
+/** A rollout as the API shows it: times as ISO strings. */
+function rolloutView<R extends { setAt?: number; canaryHalted?: { since: number } }>(rollout: R | undefined): R | undefined {
+  if (!rollout) return rollout;
+  const halted = rollout.canaryHalted ? { canaryHalted: isoFields(rollout.canaryHalted, ['since']) } : {};
+  return { ...isoFields(rollout, ['setAt']), ...halted };
 }

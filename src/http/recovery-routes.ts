@@ -3,6 +3,10 @@ import { applyRecovery, planRecovery } from '../pool/recovery.js';
 import type { ServerDeps } from './server.js';
 import { recoveryPlanSchema, recoverySchema } from './route-schemas.js';
 import { answerBusy, type SharedAnswers } from './shared-answer.js';
+import { isoFields } from '../iso-time.js';
+
+/** The plan as the API shows it: times as ISO strings. */
+const planView = <P extends { recreate: object[] }>(plan: P): P => ({ ...plan, recreate: plan.recreate.map((m) => isoFields(m, ['launchedAt', 'leasedAt'])) });
 
 /**
  * The rebuild of the machine store from the cloud's tags, for an operator:
@@ -13,7 +17,7 @@ import { answerBusy, type SharedAnswers } from './shared-answer.js';
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: ServerDeps, answers: SharedAnswers): void {
   app.get('/v1/recovery', { schema: recoveryPlanSchema }, async (_request, reply) =>
-    answers.get('recovery', async () => ({ epochPresent: await deps.epoch.present(), ...(await planRecovery(deps)) })).catch((err: unknown) => answerBusy(err, reply)),
+    answers.get('recovery', async () => ({ epochPresent: await deps.epoch.present(), ...planView(await planRecovery(deps)) })).catch((err: unknown) => answerBusy(err, reply)),
   );
 
   app.post('/v1/recovery', { schema: recoverySchema }, async () => {
@@ -21,6 +25,6 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: ServerDeps, a
     const restored = await applyRecovery(plan, deps);
     if (!(await deps.epoch.present())) await deps.epoch.renew();
     deps.logger.warn({ restored, known: plan.known, unattributed: plan.unattributed.length }, 'machine store rebuilt from the cloud tags on request');
-    return { restored, ...plan };
+    return { restored, ...planView(plan) };
   });
 }

@@ -15,6 +15,7 @@ import { isoTime } from '../iso-time.js';
 import { OPEN_READ } from './access.js';
 import { SharedAnswers } from './shared-answer.js';
 import { haltSchema, leaseSchema, machineSchema, releaseSchema, statusSchema } from './route-schemas.js';
+import { registerLeaseListRoutes } from './lease-list-routes.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
 export function leaseView(machine: Machine, user: string) {
@@ -32,6 +33,7 @@ export function leaseView(machine: Machine, user: string) {
     state: machine.state,
     launchedAt: machine.launchedAt ? isoTime(machine.launchedAt) : undefined,
     leasedAt: machine.leasedAt ? isoTime(machine.leasedAt) : undefined,
+    leasedBy: machine.leasedBy,
   };
 }
 
@@ -60,6 +62,7 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
   const answers = new SharedAnswers(deps.redis, config.redis.prefix, config.http.recoveryListEvery);
   registerRecoveryRoutes(app, deps, answers);
   registerAgentRoutes(app, deps, answers);
+  registerLeaseListRoutes(app, deps);
 
   app.post<LeaseRequest>('/v1/pools/:pool/leases', { schema: leaseSchema }, async (request, reply) => {
     const pool = config.pools.find((p) => p.name === request.params.pool);
@@ -68,6 +71,7 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     const waitText = request.body?.wait ?? request.query.wait ?? '0s';
     const agentVersion = request.body?.agentVersion ?? request.query.agentVersion;
     const waitMs = parseDuration(waitText)!;
+    const leasedBy = request.body?.leasedBy;
     if (waitMs > config.http.maxLeaseWait) {
       return reply.code(400).send({ error: 'bad-request', message: `${fromBody ? 'body' : 'query'}.wait: at most ${formatDuration(config.http.maxLeaseWait)} (http.maxLeaseWait), got ${waitText}` });
     }
@@ -100,9 +104,11 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
       deps.logger.warn({ machineId: machine.id, pool: pool.name }, 'client left before the lease answer; machine released');
       return reply;
     }
+    // Who asked is informational: written after the lease script, so a crash in between loses only this field.
+    if (leasedBy) await store.update(machine.id, { leasedBy });
     reply.raw.once('finish', () => confirmations.confirm(machine.id));
     deps.logger.info({ machineId: machine.id, pool: pool.name, zone: machine.zone, agentVersion: machine.agentVersion }, 'machine leased');
-    return reply.code(200).send(leaseView(machine, config.ssh.user));
+    return reply.code(200).send(leaseView({ ...machine, ...(leasedBy ? { leasedBy } : {}) }, config.ssh.user));
   });
 
   app.get<{ Params: { id: string } }>('/v1/machines/:id', { schema: machineSchema }, async (request, reply) => {

@@ -72,6 +72,8 @@ export interface Machine {
   port?: number;
   hostKeyFingerprint?: string;
   leasedAt?: number;
+  /** Who asked for the lease (free text from the lease request, e.g. a CI job's URL), if they said. */
+  leasedBy?: string;
   /** Why the machine failed: `boot-timeout`, `ssh-unreachable`, `prepare-failed:<step>`... */
   failure?: string;
   failureDetail?: string;

@@ -25,9 +25,9 @@ async function deadUrl(): Promise<string> {
 }
 
 describe('vmpool sim', () => {
-  it('sets a fault with a flag given without a value as 1.0, accepting sim/zone-b, and prints the zone', async () => {
+  it('sets a fault with a flag given without a value as 1.0, accepting sim/zone-b, and prints the zone as vmpool spells it (sim/zone-b)', async () => {
     const { sim } = await startTestSim(cleanups);
-    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'sim/zone-b', '--boot-fail')).toBe('zone-b: boot-fail 100%');
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'sim/zone-b', '--boot-fail')).toBe('sim/zone-b: boot-fail 100%');
     expect(sim.faults.forZone('zone-b')).toEqual({ bootFail: 1 });
   });
 
@@ -35,10 +35,10 @@ describe('vmpool sim', () => {
     const { sim } = await startTestSim(cleanups);
     await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--slow-boot', '20s');
     expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--capacity-error', '0.25', '--launch-error', '0.5')).toBe(
-      'zone-a: capacity-error 25%, launch-error 50%, slow-boot 20s',
+      'sim/zone-a: capacity-error 25%, launch-error 50%, slow-boot 20s',
     );
-    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear', '--ssh-hang', '0.5')).toBe('zone-a: ssh-hang 50%');
-    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear')).toBe('zone-a: healthy');
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear', '--ssh-hang', '0.5')).toBe('sim/zone-a: ssh-hang 50%');
+    expect(await vmpool(sim.endpoint, 'sim', 'fault', 'zone-a', '--clear')).toBe('sim/zone-a: healthy');
     expect(sim.faults.all()).toEqual([]);
   });
 
@@ -48,14 +48,14 @@ describe('vmpool sim', () => {
     expect(JSON.parse(out)).toEqual({ zone: 'zone-c', faults: { sshHang: 1, slowBootMs: 60_000 } });
   });
 
-  it('lists every zone and its faults as a table, or as the API JSON', async () => {
+  it('lists every zone (spelled sim/zone-a) and its faults as a table, or as the API JSON', async () => {
     const { sim } = await startTestSim(cleanups);
     sim.faults.set('zone-b', { bootFail: 1, slowBootMs: 20_000 });
     expect((await vmpool(sim.endpoint, 'sim', 'faults')).split('\n')).toEqual([
-      'ZONE    CAPACITY-ERROR  LAUNCH-ERROR  BOOT-FAIL  SSH-HANG  SLOW-BOOT',
-      'zone-a  -               -             -          -         -',
-      'zone-b  -               -             100%       -         20s',
-      'zone-c  -               -             -          -         -',
+      'ZONE        CAPACITY-ERROR  LAUNCH-ERROR  BOOT-FAIL  SSH-HANG  SLOW-BOOT',
+      'sim/zone-a  -               -             -          -         -',
+      'sim/zone-b  -               -             100%       -         20s',
+      'sim/zone-c  -               -             -          -         -',
     ]);
     expect(JSON.parse(await vmpool(sim.endpoint, 'sim', 'faults', '--json'))).toEqual({
       zones: [{ zone: 'zone-a', faults: {} }, { zone: 'zone-b', faults: { bootFail: 1, slowBootMs: 20_000 } }, { zone: 'zone-c', faults: {} }],

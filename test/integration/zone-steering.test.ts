@@ -73,7 +73,7 @@ describe('zone steering on the simulated cloud', () => {
     });
     const alerted = await waitFor(async () => (await status()).pools[0]!.alert, { what: 'the all-zones-open alert' });
     expect(alerted.reason).toContain('every zone of the pool is open');
-    const since = alerted.since;
+    const since = Date.parse(alerted.since);
     const paced = await waitFor(async () => {
       const later = (await allMachines(system!.config.redis.prefix)).filter((m) => m.createdAt > since);
       return later.length >= 3 ? later : undefined;
