@@ -175,7 +175,14 @@ const simSchema = z.strictObject({
   throttling: z
     .strictObject({
       enabled: flag().default(false),
-      actions: z.record(z.string().regex(/^[A-Z][A-Za-z]+$/, { error: (iss) => `expected an EC2 action name like RunInstances, got ${show(iss.input)}` }), z.strictObject({ request: bucketSchema.optional(), resource: bucketSchema.optional() })).default({}),
+      actions: z
+        .record(z.string(), z.strictObject({ request: bucketSchema.optional(), resource: bucketSchema.optional() }))
+        .superRefine((actions, ctx) => {
+          for (const key of Object.keys(actions)) {
+            if (!/^[A-Z][A-Za-z]+$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `expected an EC2 action name like RunInstances, got ${show(key)}` });
+          }
+        })
+        .default({}),
     })
     .prefault({}),
   /** Container registries the simulated cloud serves (HTTP API v2 manifests) on loopback. */
