@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseDelayRange } from './sim/ec2-consistency.js';
 import { isImageName, isTag } from './agent/reference.js';
 import { ZONE_STRATEGIES } from './zones/zone-strategy.js';
 
@@ -140,6 +141,26 @@ const poolSchema = z.strictObject({
   prepare: z.strictObject({ agent: agentSchema.nullable().default(null), steps: z.array(prepareStepSchema).default([]) }).prefault({}),
 });
 
+const bucketSchema = z.strictObject({
+  /** Tokens when full: the burst. */
+  size: z.number({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` }).positive({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` }),
+  /** Tokens added per second. */
+  refill: z.number({ error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }).min(0, { error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }),
+});
+
+/** `"0s"`, `"2s"` or `"0-2s"`, as `{ minMs, maxMs }`. */
+const delayRange = () =>
+  z
+    .string({ error: (iss) => `expected a delay like "0s" or a range like "0-2s", got ${show(iss.input)}` })
+    .transform((value, ctx) => {
+      const range = parseDelayRange(value);
+      if (range === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a delay like "0s" or a range like "0-2s" (low to high), got ${show(value)}` });
+        return z.NEVER;
+      }
+      return range;
+    });
+
 const simSchema = z.strictObject({
   host: loopbackHost(),
   port: wholeNumber(0),
@@ -154,6 +175,22 @@ const simSchema = z.strictObject({
   authorizedKeyPath: text(),
   /** How long terminated instances stay visible to DescribeInstances, as on EC2. */
   terminatedRetention: duration(),
+  /** EC2's eventual consistency: how long a new instance stays unknown to the API. */
+  consistency: z.strictObject({ delay: delayRange().prefault('0s') }).prefault({}),
+  /** EC2's API token buckets, per action; EC2's figures unless replaced here. */
+  throttling: z
+    .strictObject({
+      enabled: flag().default(false),
+      actions: z
+        .record(z.string(), z.strictObject({ request: bucketSchema.optional(), resource: bucketSchema.optional() }))
+        .superRefine((actions, ctx) => {
+          for (const key of Object.keys(actions)) {
+            if (!/^[A-Z][A-Za-z]+$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `expected an EC2 action name like RunInstances, got ${show(key)}` });
+          }
+        })
+        .default({}),
+    })
+    .prefault({}),
   /** Container registries the simulated cloud serves (HTTP API v2 manifests) on loopback. */
   registries: z
     .array(

@@ -3,6 +3,7 @@ import { formatDuration } from '../duration.js';
 import { duration, probability } from './arg-parsers.js';
 import type { ZoneFaults } from '../sim/sim-faults.js';
 import { ApiError } from './api-client.js';
+import { addSimApiCommands } from './sim-api-commands.js';
 import { addSimRegistryCommands } from './sim-registry-commands.js';
 
 export interface SimCommandsContext {
@@ -69,6 +70,7 @@ export function addSimCommands(program: Command, ctx: SimCommandsContext): Comma
       out(!!opts.json, listing, () => faultTable(listing.zones.map((z) => ({ ...z, zone: zoneId(z.zone) }))));
     });
   addSimRegistryCommands(sim, { request, out });
+  addSimApiCommands(sim, { request, out });
   return sim;
 }
 

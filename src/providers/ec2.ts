@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ProviderConfig } from '../config.js';
 import type { Logger } from '../log.js';
+import { Ec2RetryStrategy } from './ec2-retry-strategy.js';
 import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider } from './provider.js';
 
 export interface Ec2ProviderOptions {
@@ -60,8 +61,9 @@ export class Ec2Provider implements Provider {
       options.client ??
       new EC2Client({
         region: config.region,
-        // Adaptive: a client-side rate limiter that slows down on throttling, not only backs off.
-        retryMode: 'adaptive',
+        // Adaptive (a client-side rate limiter that slows down on throttling, not only backs off),
+        // but capacity errors go straight back to vmpool: see Ec2RetryStrategy.
+        retryStrategy: new Ec2RetryStrategy(config.maxAttempts),
         maxAttempts: config.maxAttempts,
         ...(config.endpoint ? { endpoint: config.endpoint } : {}),
         ...(config.credentials ? { credentials: { ...config.credentials } } : {}),

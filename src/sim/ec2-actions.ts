@@ -1,4 +1,6 @@
+import type { CallInfo } from './api-gate.js';
 import { Ec2Error } from './ec2-error.js';
+import { isNonMutating } from './ec2-limits.js';
 import type { Ec2Model, RunRequest } from './ec2-model.js';
 import { QueryParams, leaf, responseXml } from './ec2-query.js';
 import { reservationSetXml, reservationXml, stateChangesXml, zonesXml } from './ec2-xml.js';
@@ -28,13 +30,36 @@ const ACTIONS: Record<string, Action> = {
   },
 };
 
+/** The actions the simulated cloud answers, in EC2's spelling. */
+export const SUPPORTED_ACTIONS: readonly string[] = Object.keys(ACTIONS).sort();
+
 /** Runs one EC2 Query request against the model; returns the XML body or throws an `Ec2Error`. */
 export function handleAction(model: Ec2Model, params: QueryParams, requestId: string): { action: string; xml: string } {
+  const action = knownAction(params);
+  return { action, xml: responseXml(action, requestId, ACTIONS[action]!(model, params)) };
+}
+
+/** What the front door (throttling, IAM, DryRun) judges a request by; throws EC2's answer to a missing or unknown action. */
+export function callInfo(params: QueryParams): CallInfo {
+  const action = knownAction(params);
+  const has = (prefix: string) => params.list(prefix).length > 0 || params.members(prefix).length > 0;
+  const unfiltered = isNonMutating(action) && !has('Filter') && !has('InstanceId') && params.get('MaxResults') === undefined;
+  return { action, dryRun: params.get('DryRun') === 'true', resourceCost: resourceCost(action, params), unfiltered };
+}
+
+function knownAction(params: QueryParams): string {
   const action = params.get('Action');
   if (!action) throw new Ec2Error('MissingAction', 'The request must contain the parameter Action');
-  const handler = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
-  if (!handler) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
-  return { action, xml: responseXml(action, requestId, handler(model, params)) };
+  if (!Object.hasOwn(ACTIONS, action)) throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
+  return action;
+}
+
+// Instances the call would launch or end; a malformed count is left for the action itself to refuse.
+function resourceCost(action: string, params: QueryParams): number {
+  if (action === 'TerminateInstances') return new Set(params.list('InstanceId')).size;
+  if (action !== 'RunInstances') return 0;
+  const max = Number(params.get('MaxCount'));
+  return Number.isInteger(max) && max > 0 ? max : 0;
 }
 
 function runRequest(params: QueryParams): RunRequest {

@@ -7,7 +7,7 @@ export class Ec2Error extends Error {
   constructor(
     readonly code: string,
     message: string,
-    /** 400 for the caller's mistakes; 500/503 for the cloud's own failures (the SDK retries those). */
+    /** 4xx for the caller's mistakes; 5xx for EC2's "server errors" (capacity, throttling, its own failures: the SDK retries those). */
     readonly status = 400,
   ) {
     super(message);
@@ -22,6 +22,32 @@ export function instancesNotFound(ids: readonly string[]): Ec2Error {
       ? `The instance ID '${ids[0]}' does not exist`
       : `The instance IDs '${ids.join(', ')}' do not exist`;
   return new Ec2Error('InvalidInstanceID.NotFound', message);
+}
+
+/**
+ * EC2's capacity family: listed among its server errors, so the wire answer
+ * is a 500 (and the SDK's standard retry would repeat the call unless told not to).
+ */
+export const CAPACITY_CODES = ['InsufficientInstanceCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity', 'InsufficientCapacity', 'InsufficientAddressCapacity'] as const;
+export type CapacityCode = (typeof CAPACITY_CODES)[number];
+
+export function capacityError(code: CapacityCode, message: string): Ec2Error {
+  return new Ec2Error(code, message, 500);
+}
+
+/** A token bucket of the action is empty: EC2 answers 503, and the SDK backs off and retries. */
+export function requestLimitExceeded(): Ec2Error {
+  return new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+}
+
+/** IAM refused the action (EC2 adds an encoded authorization message; the simulated cloud has no IAM to encode). */
+export function unauthorizedOperation(): Ec2Error {
+  return new Ec2Error('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403);
+}
+
+/** EC2's answer to an allowed request sent with `DryRun=true`: an error by design, with status 412. */
+export function dryRunOperation(): Ec2Error {
+  return new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
 }
 
 export function malformedInstanceId(id: string): Ec2Error {

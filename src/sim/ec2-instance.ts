@@ -30,6 +30,8 @@ export interface SimInstance extends Filterable {
   readonly keyName: string | undefined;
   readonly clientToken: string | undefined;
   readonly launchedAt: number;
+  /** Eventual consistency: before this instant the API answers as if the instance did not exist. */
+  readonly visibleAt: number;
   state: SimState;
   stateChangedAt: number;
   stateReason: StateReason | undefined;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { drawDelay, STRONGLY_CONSISTENT, type DelayRange } from './ec2-consistency.js';
 import { Ec2Error, checkInstanceIds, instancesNotFound, missingParameter } from './ec2-error.js';
 import { compileFilters, type Filter } from './ec2-filters.js';
 import { STATE_REASONS, type Reservation, type SimInstance, type SimState, type StateChange, type StateReason } from './ec2-instance.js';
@@ -32,6 +33,8 @@ export interface Ec2ModelOptions {
   random?: () => number;
   faults?: FaultTable;
   hooks?: ModelHooks;
+  /** How long a new instance stays unknown to DescribeInstances, TerminateInstances and CreateTags; none by default. */
+  consistency?: DelayRange;
 }
 
 interface TokenRecord {
@@ -112,6 +115,7 @@ export class Ec2Model {
         keyName: request.keyName,
         clientToken: request.clientToken,
         launchedAt,
+        visibleAt: launchedAt + drawDelay(this.options.consistency ?? STRONGLY_CONSISTENT, this.random),
         state: 'pending',
         stateChangedAt: launchedAt,
         stateReason: undefined,
@@ -134,8 +138,9 @@ export class Ec2Model {
     const after = query.nextToken === undefined ? 0 : decodePageToken(query.nextToken);
     const limit = query.maxResults ?? Number.POSITIVE_INFINITY;
     const page: SimInstance[] = [];
+    const now = this.now();
     for (const instance of this.visible.values()) {
-      if (instance.seq <= after || (wanted && !wanted.has(instance.instanceId)) || !matches(instance)) continue;
+      if (instance.seq <= after || (wanted && !wanted.has(instance.instanceId)) || now < instance.visibleAt || !matches(instance)) continue;
       if (page.length === limit) return { instances: page, nextToken: encodePageToken(page[page.length - 1]!.seq) };
       page.push(instance);
     }
@@ -160,7 +165,7 @@ export class Ec2Model {
     for (const instance of this.require(instanceIds)) for (const [key, value] of tags) instance.tags.set(key, value);
   }
 
-  /** Every instance DescribeInstances can still see, in launch order. */
+  /** Every instance DescribeInstances can still see (or soon will: eventual consistency aside), in launch order. */
   instances(): SimInstance[] {
     this.sweep();
     return [...this.visible.values()];
@@ -204,7 +209,9 @@ export class Ec2Model {
     if (instanceIds.length === 0) throw missingParameter('InstanceId');
     checkInstanceIds(instanceIds);
     const unique = [...new Set(instanceIds)];
-    const missing = unique.filter((id) => !this.visible.has(id));
+    const now = this.now();
+    // Not yet known to this part of the API is, to the caller, the same as not existing.
+    const missing = unique.filter((id) => !this.visible.has(id) || now < this.visible.get(id)!.visibleAt);
     if (missing.length > 0) throw instancesNotFound(missing);
     return unique.map((id) => this.visible.get(id)!);
   }

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot, type SimConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { handleAction } from './ec2-actions.js';
+import { ApiGate } from './api-gate.js';
+import { answerApiControl, isApiControlPath, type ApiControlDeps } from './api-control.js';
+import { SUPPORTED_ACTIONS, callInfo, handleAction } from './ec2-actions.js';
 import { Ec2Error } from './ec2-error.js';
 import type { SimInstance, SimState } from './ec2-instance.js';
 import { Ec2Model } from './ec2-model.js';
@@ -28,6 +30,8 @@ export interface SimInstanceView {
   tags: Record<string, string>;
   clientToken: string | undefined;
   launchedAt: number;
+  /** Eventual consistency: before this instant the EC2 API answers as if the instance did not exist. */
+  visibleAt: number;
   /** When the instance entered its current state: with launchedAt, how long its boot took. */
   stateChangedAt: number;
   /** What its zone's faults had in store for it, drawn at launch. */
@@ -46,6 +50,8 @@ export interface SimCloud {
   instances(): SimInstanceView[];
   /** EC2 API requests answered so far, by action (errors included); also `GET /v1/sim/requests`. */
   requests(): Record<string, number>;
+  /** The front door: token buckets, denied actions, per-action counts (`GET /v1/sim/api`, `vmpool sim api`). */
+  readonly api: ApiGate;
   /** Stops every VM, the API server, and removes rootDir. */
   close(): Promise<void>;
 }
@@ -84,17 +90,19 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
   const faults = new FaultTable();
   const hooks = { launched: (i: SimInstance) => fleet.boot(i), terminating: (i: SimInstance) => fleet.shutdown(i) };
   const { region, zones, terminatedRetention, sshPort, bootDelay, bootSpread } = config;
-  const model = new Ec2Model({ region, zones, terminatedRetention, now: options.now, random: options.random, faults, hooks });
+  const model = new Ec2Model({ region, zones, terminatedRetention, now: options.now, random: options.random, faults, hooks, consistency: config.consistency.delay });
+  const gate = new ApiGate(config.throttling, options.now);
   const hostKeyTag = options.hostKeyTag ?? 'vmpool:host-key';
   const fleet = new SimFleet({ model, sshPort, bootDelay, bootSpread, rootDir, authorizedKey, hostKeyTag, logger, random: options.random, binDirs: [binDir] });
   const faultApi: FaultApiDeps = { faults, zones, logger: options.logger.child({ component: 'sim-faults' }) };
   const registryApi: RegistryApiDeps = { registries, logger: faultApi.logger };
+  const apiControl: ApiControlDeps = { gate, actions: SUPPORTED_ACTIONS, logger: faultApi.logger };
   // What a benchmark checks from outside: e.g. DescribeInstances calls must not grow with the machines booting.
   const requests = new Map<string, number>();
   const respond = (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = faultApiPath(req);
     if (path === REQUESTS_PATH) return Promise.resolve(sendJson(res, { status: 200, body: { requests: Object.fromEntries(requests) } }));
-    return path !== undefined ? answerJson(req, res, path, faultApi, registryApi) : answer(req, res, model, logger, requests);
+    return path !== undefined ? answerJson(req, res, path, faultApi, registryApi, apiControl) : answer(req, res, { model, gate, logger, requests });
   };
   const server = createServer((req, res) => {
     respond(req, res).catch((err: unknown) => logger.error({ err }, 'sim cloud could not answer'));
@@ -117,6 +125,7 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     rootDir,
     instances: () => model.instances().map((i) => view(i, model)),
     requests: () => Object.fromEntries(requests),
+    api: gate,
     close: () => (closing ??= closeAll(server, fleet, registries, rootDir)),
   };
 }
@@ -128,7 +137,14 @@ export function assertLoopback(host: string): void {
   if (!loopback) throw new Error(`sim.host: the simulated cloud listens on loopback only, got "${host}"`);
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, model: Ec2Model, logger: Logger, requests: Map<string, number>): Promise<void> {
+interface Ec2Deps {
+  model: Ec2Model;
+  gate: ApiGate;
+  logger: Logger;
+  requests: Map<string, number>;
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, { model, gate, logger, requests }: Ec2Deps): Promise<void> {
   const requestId = randomUUID();
   let status = 200;
   let body: string;
@@ -139,6 +155,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, model: Ec2Model
     const params = QueryParams.parse(text, url.search);
     action = params.get('Action');
     requests.set(action ?? '', (requests.get(action ?? '') ?? 0) + 1);
+    gate.admit(callInfo(params));
     ({ xml: body } = handleAction(model, params, requestId));
   } catch (err) {
     const error = asEc2Error(err, logger);
@@ -161,11 +178,13 @@ function faultApiPath(req: IncomingMessage): string | undefined {
   }
 }
 
-async function answerJson(req: IncomingMessage, res: ServerResponse, path: string, deps: FaultApiDeps, registryApi: RegistryApiDeps): Promise<void> {
+async function answerJson(req: IncomingMessage, res: ServerResponse, path: string, deps: FaultApiDeps, registryApi: RegistryApiDeps, apiControl: ApiControlDeps): Promise<void> {
   let reply: JsonAnswer;
   try {
     const request = { method: req.method ?? 'GET', path, body: await readBody(req) };
-    reply = isRegistryApiPath(path) ? answerRegistryApi(registryApi, request) : answerFaultApi(deps, request);
+    if (isRegistryApiPath(path)) reply = answerRegistryApi(registryApi, request);
+    else if (isApiControlPath(path)) reply = answerApiControl(apiControl, request);
+    else reply = answerFaultApi(deps, request);
   } catch (err) {
     const error = asEc2Error(err, deps.logger);
     reply = { status: error.status, body: { error: error.code, message: error.message } };
@@ -222,8 +241,8 @@ async function closeAll(server: Server, fleet: SimFleet, registries: ReadonlyMap
 }
 
 function view(i: SimInstance, model: Ec2Model): SimInstanceView {
-  const { instanceId, state, zone, privateIp, clientToken, launchedAt, stateChangedAt } = i;
-  return { instanceId, state, zone, privateIp, tags: Object.fromEntries(i.tags), clientToken, launchedAt, stateChangedAt, fate: { ...model.fateOf(i) } };
+  const { instanceId, state, zone, privateIp, clientToken, launchedAt, visibleAt, stateChangedAt } = i;
+  return { instanceId, state, zone, privateIp, tags: Object.fromEntries(i.tags), clientToken, launchedAt, visibleAt, stateChangedAt, fate: { ...model.fateOf(i) } };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Ec2Error } from './ec2-error.js';
+import { Ec2Error, capacityError } from './ec2-error.js';
 
 /**
  * What is wrong with one zone of the simulated cloud, as an operator sets it
@@ -6,7 +6,7 @@ import { Ec2Error } from './ec2-error.js';
  * optional; an empty object means healthy. Probabilities are from 0 to 1.
  */
 export interface ZoneFaults {
-  /** RunInstances fails with `InsufficientInstanceCapacity` (HTTP 400). */
+  /** RunInstances fails with `InsufficientInstanceCapacity` (HTTP 500: a server error, as on EC2). */
   capacityError?: number;
   /** RunInstances fails with `InternalError` (HTTP 500): a cloud API in trouble. */
   launchError?: number;
@@ -50,7 +50,7 @@ export function launchFailure(faults: Readonly<ZoneFaults>, where: { zone: strin
     // EC2's own wording, so log lines and error classifiers see what production sees.
     const elsewhere = otherZones.length > 0 ? ` You can currently get ${type} capacity by not specifying an Availability Zone in your request or choosing ${otherZones.join(', ')}.` : '';
     const message = `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}). Our system will be working on provisioning additional capacity.${elsewhere}`;
-    return new Ec2Error('InsufficientInstanceCapacity', message, 400);
+    return capacityError('InsufficientInstanceCapacity', message);
   }
   if (strikes(faults.launchError, random)) return new Ec2Error('InternalError', 'An internal error has occurred', 500);
   return undefined;

@@ -87,12 +87,13 @@ describe('launch faults through the AWS SDK', () => {
     return ec2.send(new RunInstancesCommand(runInput({ Placement: { AvailabilityZone: zone } })));
   }
 
-  it('fails RunInstances into a zone at capacityError 1.0 with InsufficientInstanceCapacity (HTTP 400); other zones launch', async () => {
+  it('fails RunInstances into a zone at capacityError 1.0 with InsufficientInstanceCapacity as a server error (HTTP 500, as EC2); other zones launch', async () => {
     const { sim, ec2 } = await startTestSim(cleanups);
     await call(sim, 'PUT', '/v1/sim/zones/sim%2Fzone-b/faults', { capacityError: 1 });
     const err = await thrown(launchInto(ec2, 'zone-b'));
     expect(err.name).toBe('InsufficientInstanceCapacity');
-    expect(err.$metadata?.httpStatusCode).toBe(400);
+    expect(err.$fault).toBe('server');
+    expect(err.$metadata?.httpStatusCode).toBe(500);
     expect(err.message).toMatch(/^We currently do not have sufficient t3\.small capacity in the Availability Zone you requested \(zone-b\)\./);
     expect((await launchInto(ec2, 'zone-a')).Instances?.[0]?.State?.Name).toBe('pending');
     expect(sim.instances().map((i) => i.zone)).toEqual(['zone-a']);

@@ -6,7 +6,7 @@ import { FaultTable } from '../../src/sim/sim-faults.js';
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const RETENTION = 60_000;
 
-function setup() {
+function setup(extra: { consistency?: { minMs: number; maxMs: number } } = {}) {
   const clock = { now: 1_700_000_000_000 };
   const launched: SimInstance[] = [];
   const terminating: SimInstance[] = [];
@@ -19,6 +19,7 @@ function setup() {
     now: () => clock.now,
     faults,
     hooks: { launched: (i) => launched.push(i), terminating: (i) => terminating.push(i) },
+    ...extra,
   });
   return { clock, model, launched, terminating, faults };
 }
@@ -212,5 +213,39 @@ describe('Ec2Model lifecycle', () => {
     model.createTags([instance.instanceId], [['team', 'ci']]);
     expect(instance.tags.get('team')).toBe('ci');
     expect(ec2Code(() => model.createTags(['i-0123456789abcdef0'], [['a', 'b']]))).toBe('InvalidInstanceID.NotFound');
+  });
+});
+
+describe('Ec2Model eventual consistency', () => {
+  const ids = (model: Ec2Model) => model.describe({}).instances.map((i) => i.instanceId);
+
+  it('keeps a new instance out of DescribeInstances and unknown to TerminateInstances and CreateTags until its delay passes', () => {
+    const { model, clock } = setup({ consistency: { minMs: 2000, maxMs: 2000 } });
+    const instance = launch(model);
+    expect(ids(model)).toEqual([]);
+    expect(ec2Code(() => model.describe({ instanceIds: [instance.instanceId] }))).toBe('InvalidInstanceID.NotFound');
+    expect(ec2Code(() => model.terminate([instance.instanceId]))).toBe('InvalidInstanceID.NotFound');
+    expect(ec2Code(() => model.createTags([instance.instanceId], [['a', 'b']]))).toBe('InvalidInstanceID.NotFound');
+    expect(instance.state).toBe('pending');
+    clock.now += 2000;
+    expect(ids(model)).toEqual([instance.instanceId]);
+    expect(model.terminate([instance.instanceId])).toEqual([{ instanceId: instance.instanceId, previous: 'pending', current: 'shutting-down' }]);
+  });
+
+  it('draws each instance its own delay within the range', () => {
+    const { model } = setup({ consistency: { minMs: 0, maxMs: 2000 } });
+    const delays = Array.from({ length: 20 }, () => {
+      const instance = launch(model);
+      return instance.visibleAt - instance.launchedAt;
+    });
+    expect(delays.every((d) => d >= 0 && d <= 2000)).toBe(true);
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
+  it('is strongly consistent by default: a new instance is listed at once', () => {
+    const { model } = setup();
+    const instance = launch(model);
+    expect(instance.visibleAt).toBe(instance.launchedAt);
+    expect(ids(model)).toEqual([instance.instanceId]);
   });
 });

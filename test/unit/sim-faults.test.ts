@@ -22,7 +22,7 @@ describe('launch faults', () => {
 
   it("answers a capacity fault with EC2's InsufficientInstanceCapacity text, naming type, zone and the other zones", () => {
     const err = launchFailure({ capacityError: 1 }, where, playback([0.999]));
-    expect(err).toMatchObject({ code: 'InsufficientInstanceCapacity', status: 400 });
+    expect(err).toMatchObject({ code: 'InsufficientInstanceCapacity', status: 500 });
     expect(err?.message).toBe(
       'We currently do not have sufficient t3.small capacity in the Availability Zone you requested (zone-b). ' +
         'Our system will be working on provisioning additional capacity. ' +
