@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scrubSecrets } from '../secrets/scrub.js';
 import { CLAIM_OUTCOME, CODE, CREATE, LEASE, MARK_SLOW, RESTORE, TRANSITION } from './store-scripts.js';
 import {
   isMachineState,
@@ -100,7 +101,7 @@ export class MachineStore {
   async transition(id: string, to: MachineState, now: number, update: MachineUpdate = {}, from = sourcesOf(to)): Promise<TransitionResult> {
     const fields = Object.entries(update)
       .filter(([, v]) => v !== undefined)
-      .flatMap(([k, v]) => [k, String(v)]);
+      .flatMap(([k, v]) => [k, stored(k, v)]);
     const [code, found] = await this.redis.vmpoolTransition(this.key(id), this.prefix, id, to, now, this.retentionMs, from.join(','), ...fields);
     if (code === CODE.OK) return { ok: true, from: found as MachineState };
     if (code === CODE.NOT_FOUND) return { ok: false, reason: 'not-found' };
@@ -110,7 +111,7 @@ export class MachineStore {
   /** Sets fields without a state change (e.g. the instance id as soon as it is known). */
   async update(id: string, update: MachineUpdate): Promise<void> {
     const fields = Object.entries(update).filter(([, v]) => v !== undefined);
-    if (fields.length > 0) await this.redis.hset(this.key(id), Object.fromEntries(fields.map(([k, v]) => [k, String(v)])));
+    if (fields.length > 0) await this.redis.hset(this.key(id), Object.fromEntries(fields.map(([k, v]) => [k, stored(k, v)])));
   }
 
   /**
@@ -244,6 +245,11 @@ export function totalsByState(counts: PoolCounts): Record<CountKey, number> {
     for (const [state, n] of Object.entries(byState)) totals[state as CountKey] += n;
   }
   return totals;
+}
+
+/** A field as Redis keeps it; a failure's detail quotes what the VM printed, so it is scrubbed of secrets first (the API serves it). */
+function stored(field: string, value: unknown): string {
+  return field === 'failureDetail' ? scrubSecrets(String(value)) : String(value);
 }
 
 function toMachine(hash: Record<string, string>): Machine | undefined {
