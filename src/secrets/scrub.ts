@@ -13,6 +13,8 @@ const KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9
 const ESCAPED_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
 // A block cut short (by the output's tail limit) still hides what is left of it, up to the end of its JSON string.
 const KEY_BLOCK_START = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\.)*/g;
+// ...and a tail that starts inside one, from the start of the text (or of its JSON string) to the END line.
+const KEY_BLOCK_END = /(^|")(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
 
 // `Authorization: Bearer eyJ...`; a challenge's `Bearer realm="..."` is not a token and stays readable
 // (in a JSON line the challenge's quote is escaped: `realm=\"`).
@@ -35,7 +37,7 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:"'\\]+:[^\s/@"'\\]*@/g
 
 export function scrubSecrets(text: string): string {
   let out = text;
-  if (out.includes('PRIVATE KEY')) out = out.replace(ESCAPED_KEY_BLOCK, REDACTED).replace(KEY_BLOCK, REDACTED).replace(KEY_BLOCK_START, REDACTED);
+  if (out.includes('PRIVATE KEY')) out = out.replace(ESCAPED_KEY_BLOCK, REDACTED).replace(KEY_BLOCK, REDACTED).replace(KEY_BLOCK_START, REDACTED).replace(KEY_BLOCK_END, `$1${REDACTED}`);
   if (/bearer/i.test(out)) out = out.replace(BEARER, `$1${REDACTED}`);
   out = out.replace(AWS_KEY_ID, REDACTED);
   out = out.replace(ASSIGNMENT, (_, name: string, value: string) => `${name}${quoted(value, REDACTED)}`);

@@ -22,6 +22,7 @@ describe('scrubSecrets', () => {
     expect(out).toBe('key:\n[redacted]\nand\n[redacted]\ndone');
     const cut = openssh.slice(0, openssh.length / 2);
     expect(scrubSecrets(`tail: ${cut}`)).toBe('tail: [redacted]');
+    expect(scrubSecrets(openssh.slice(openssh.length / 2))).toBe('[redacted]\n');
   });
 
   it('removes AWS access key ids and secret keys', () => {
