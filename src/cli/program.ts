@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Status } from '../status.js';
 import { summarizePool } from '../status.js';
@@ -7,6 +8,7 @@ import { addOperatorCommands, formatZones } from './operator-commands.js';
 import { addSimCommands } from './sim-commands.js';
 import { addAgentCommands } from './agent-commands.js';
 import { summarizeAgent } from '../agent/agent-status.js';
+import { leaseSshCommand } from './lease-ssh.js';
 
 type Lease = ReturnType<typeof leaseView>;
 
@@ -17,6 +19,8 @@ export interface CliContext {
   simUrl(flags: { simUrl?: string }): string;
   /** The login key's path, when this machine has the config that names it. */
   privateKeyPath?: string;
+  /** Where `lease` writes each machine's known_hosts file (`.vmpool/known_hosts` under the working directory by default). */
+  knownHostsDir?: string;
   print(line: string): void;
 }
 
@@ -57,7 +61,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--json', 'print the API JSON')
     .action(async (pool: string, opts: { wait: string; json?: boolean }) => {
       const lease = await kit.client().request<Lease>('POST', `/v1/pools/${encodeURIComponent(pool)}/leases`, { wait: opts.wait });
-      kit.out(opts.json, lease, () => describeLease(lease, ctx.privateKeyPath));
+      kit.out(opts.json, lease, () => describeLease(lease, ctx.knownHostsDir ?? join(process.cwd(), '.vmpool', 'known_hosts'), ctx.privateKeyPath));
     });
 
   program
@@ -75,12 +79,12 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-function describeLease(lease: Lease, keyPath: string | undefined): string {
-  const key = keyPath ? `-i ${keyPath} ` : '';
+function describeLease(lease: Lease, knownHostsDir: string, keyPath: string | undefined): string {
+  const ssh = leaseSshCommand(lease, knownHostsDir, keyPath);
   return [
     `leased ${lease.id} from pool ${lease.pool} in ${lease.zone} (${lease.instanceId})`,
-    `  ssh ${key}-p ${lease.port} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null ${lease.user}@${lease.address}`,
-    `  host key ${lease.hostKeyFingerprint}`,
+    `  ${ssh.command}`,
+    `  host key ${lease.hostKeyFingerprint}${ssh.knownHostsFile ? ` (pinned in ${ssh.knownHostsFile})` : ' (not in the answer: check it before you accept it)'}`,
     ...(keyPath ? [`  private key ${keyPath}`] : []),
     `release it with: npx vmpool release ${lease.id}`,
   ].join('\n');

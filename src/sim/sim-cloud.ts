@@ -46,6 +46,8 @@ export interface SimCloud {
   instances(): SimInstanceView[];
   /** EC2 API requests answered so far, by action (errors included); also `GET /v1/sim/requests`. */
   requests(): Record<string, number>;
+  /** Restarts a running instance's sshd with a fresh host key (a changed host), same address; returns its fingerprint. */
+  replaceHostKey(instanceId: string): Promise<string>;
   /** Stops every VM, the API server, and removes rootDir. */
   close(): Promise<void>;
 }
@@ -117,6 +119,7 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     rootDir,
     instances: () => model.instances().map((i) => view(i, model)),
     requests: () => Object.fromEntries(requests),
+    replaceHostKey: (instanceId) => fleet.replaceHostKey(instanceId),
     close: () => (closing ??= closeAll(server, fleet, registries, rootDir)),
   };
 }
