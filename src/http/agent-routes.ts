@@ -29,7 +29,7 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ServerDeps): voi
     return undefined;
   };
   const verify = (pools: readonly PoolConfig[], version: string): Promise<VerifyReport> =>
-    verifyVersion(verifyTargets(pools, config.registries), version, { loopbackOnly: config.ssh.loopbackOnly, timeoutMs: 10_000 });
+    verifyVersion(verifyTargets(pools, config.registries), version, { loopbackOnly: config.ssh.loopbackOnly, realmHosts: config.agent.tokenRealmHosts, timeoutMs: 10_000 });
 
   app.get<{ Querystring: { version?: string; pool?: string } }>('/v1/agent/verify', async (request, reply) => {
     const { version } = request.query;

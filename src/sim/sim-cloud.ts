@@ -240,7 +240,8 @@ async function installImageTools(rootDir: string): Promise<string> {
   await mkdir(binDir, { recursive: true });
   const tool = join(packageRoot(), 'dist', 'workers', 'registry-pull.js');
   const shim = join(binDir, 'registry-pull');
-  await writeFile(shim, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(tool)} "$@"\n`);
+  // The simulated VMs run on this machine, in development and tests only: their pulls stay on loopback too.
+  await writeFile(shim, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(tool)} --loopback-only "$@"\n`);
   await chmod(shim, 0o755);
   return binDir;
 }
