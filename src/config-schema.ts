@@ -369,6 +369,8 @@ export const configSchema = z
       }),
       /** Bytes of each prepare step's and pull's output kept in the machine's log. */
       outputBytes: wholeNumber(256),
+      /** Hosts besides a registry's own that may serve its bearer-token realm (a registry cannot send us anywhere else). */
+      tokenRealmHosts: z.array(text()).default([]),
     }),
     sim: simSchema,
   })

@@ -62,6 +62,8 @@ export const BOOT_VERDICTS: Readonly<Record<BootOutcome, ZoneVerdict>> = {
   // Every registry failed: the image is missing or the registries are down, which moving zones cannot fix.
   // Only when every attempt timed out does the booter count it against the zone (agent.timeoutsAreZoneFaults).
   'agent-pull-failed': 'not-zone',
+  // A value refused before it reached the machine (a tampered tag, a bad stored version): not the zone's doing.
+  'invalid-agent-version': 'not-zone',
   'host-key-mismatch': 'not-zone',
   'not-loopback': 'not-zone',
   'launch-failed': 'not-zone',

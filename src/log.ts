@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { scrubSecrets } from './secrets/scrub.js';
 
 export type { Logger } from 'pino';
 
@@ -34,20 +35,9 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
 ];
 
-// A key pasted into an error message or command output is not under any
-// field name; scrub the PEM/OpenSSH block itself from every line written.
-const KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
-const ESCAPED_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\.)*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
-
-// A bearer token quoted in an error or a command's output (`Authorization: Bearer eyJ...`);
-// a challenge's `Bearer realm="..."` is not a token and stays readable.
-// (In a JSON line the challenge's quote is escaped: `realm=\"`.)
-const BEARER = /(Bearer\s+)(?![A-Za-z]+=\\?")[A-Za-z0-9._~+/-]+=*/gi;
-
-export function scrubSecrets(line: string): string {
-  const keys = line.includes('PRIVATE KEY') ? line.replace(ESCAPED_KEY_BLOCK, '[redacted]').replace(KEY_BLOCK, '[redacted]') : line;
-  return /bearer/i.test(keys) ? keys.replace(BEARER, '$1[redacted]') : keys;
-}
+// A key, token or password pasted into an error message or a command's output is
+// not under any field name: scrubSecrets rewrites every line written.
+export { scrubSecrets };
 
 export interface LogOptions {
   level: string;

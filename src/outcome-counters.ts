@@ -14,6 +14,8 @@ export type BootOutcome =
   | 'prepare-failed'
   | 'prepare-timeout'
   | 'agent-pull-failed'
+  /** An agent version (or image, registry URL) that failed its grammar where the pull command is built. */
+  | 'invalid-agent-version'
   | 'launch-failed'
   | 'boot-error';
 

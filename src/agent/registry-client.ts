@@ -15,6 +15,8 @@ export interface ManifestOptions {
   timeoutMs?: number;
   /** Refuse any host outside 127.0.0.0/8 and ::1, the token realm included: the guard for demos and tests. */
   loopbackOnly?: boolean;
+  /** Hosts besides the registry's own that may serve its token realm (`agent.tokenRealmHosts`). */
+  realmHosts?: readonly string[];
 }
 
 export type ManifestAnswer = { present: true; digest: string | undefined; body?: Buffer } | { present: false };
@@ -37,7 +39,7 @@ export async function fetchManifest(baseUrl: string, image: string, tag: string,
   let response = await send(url, { method, headers: { accept: MANIFEST_TYPES }, signal }, options);
   const challenge = response.status === 401 ? parseChallenge(response.headers.get('www-authenticate')) : undefined;
   if (challenge) {
-    const token = await fetchToken(challenge, signal, options);
+    const token = await fetchToken(challenge, url, signal, options);
     response = await send(url, { method, headers: { accept: MANIFEST_TYPES, authorization: `Bearer ${token}` }, signal }, options);
   }
   if (response.status === 404) return { present: false };
@@ -61,8 +63,17 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   return realm ? { realm, params: rest } : undefined;
 }
 
-async function fetchToken(challenge: Challenge, signal: AbortSignal, options: ManifestOptions): Promise<string> {
-  const url = new URL(challenge.realm);
+/**
+ * The anonymous token from the challenge's realm. The realm is the registry's
+ * word, so only the registry's own host (or one the config allows) is asked:
+ * a registry answering for someone else cannot make us call any URL it likes.
+ */
+async function fetchToken(challenge: Challenge, registry: URL, signal: AbortSignal, options: ManifestOptions): Promise<string> {
+  const url = URL.canParse(challenge.realm) ? new URL(challenge.realm) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) throw new RegistryError(`${registry.origin}: token realm ${JSON.stringify(challenge.realm.slice(0, 200))} is not an http(s) URL`);
+  if (url.hostname !== registry.hostname && !(options.realmHosts ?? []).includes(url.hostname)) {
+    throw new RegistryError(`${registry.origin}: refusing token realm on ${url.host}: neither the registry's host nor in agent.tokenRealmHosts`);
+  }
   for (const key of ['service', 'scope']) if (challenge.params[key]) url.searchParams.set(key, challenge.params[key]);
   const response = await send(url, { method: 'GET', signal }, options);
   if (!response.ok) throw new RegistryError(`${url.origin}: token request answered ${response.status}`);
@@ -72,13 +83,29 @@ async function fetchToken(challenge: Challenge, signal: AbortSignal, options: Ma
   return token;
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+/** One request; redirects are followed only within the same host (never to another host, which would get our token). */
 async function send(url: URL, init: RequestInit, options: ManifestOptions): Promise<Response> {
-  if (options.loopbackOnly && !isLoopback(url.hostname)) throw new RegistryError(`refusing to dial ${url.host}: loopbackOnly allows only 127.0.0.0/8 and ::1`);
-  try {
-    return await fetch(url, { ...init, redirect: options.loopbackOnly ? 'error' : 'follow' });
-  } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
-    throw new RegistryError(`${url.origin}: ${cause}`, { cause: err });
+  let at = url;
+  for (let hop = 0; ; hop++) {
+    if (options.loopbackOnly && !isLoopback(at.hostname)) throw new RegistryError(`refusing to dial ${at.host}: loopbackOnly allows only 127.0.0.0/8 and ::1`);
+    let response: Response;
+    try {
+      response = await fetch(at, { ...init, redirect: 'manual' });
+    } catch (err) {
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      throw new RegistryError(`${at.origin}: ${cause}`, { cause: err });
+    }
+    const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return response;
+    const next = URL.canParse(location, at.href) ? new URL(location, at) : undefined;
+    if (!next || next.host !== url.host || next.protocol !== url.protocol) {
+      throw new RegistryError(`${at.origin}: refusing a redirect to ${next?.origin ?? 'an invalid URL'}: only the same host is followed`);
+    }
+    if (hop >= MAX_REDIRECTS) throw new RegistryError(`${url.origin}: more than ${MAX_REDIRECTS} redirects`);
+    at = next;
   }
 }
 

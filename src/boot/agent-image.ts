@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig, RegistryConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { shellQuote } from '../agent/reference.js';
+import { scrubSecrets } from '../secrets/scrub.js';
+import { isImageName, isTag, shellQuote } from '../agent/reference.js';
 import type { PullCounters, PullResult } from '../agent/pull-counters.js';
 import { RegistryAttemptFailed, type RegistryGuards } from '../agent/registry-guards.js';
 import type { ExecResult, SshSession } from './ssh.js';
@@ -13,6 +14,8 @@ export interface PullDeps {
   /** Keeps each attempt's output in the machine's log. */
   record(entry: StepRecord): Promise<void>;
   outputBytes: number;
+  /** Where the version came from (a rollout, the machine's record...), named if it is refused. */
+  versionFrom?: string;
 }
 
 export interface PullAttempt {
@@ -32,11 +35,36 @@ class AttemptFailed extends RegistryAttemptFailed {
   }
 }
 
-/** The pull command for one registry, every value quoted for the shell where it needs it. */
-export function pullCommand(agent: Pick<AgentConfig, 'pullCommand' | 'image'>, registry: RegistryConfig, version: string): string {
+/** A value that must not reach the machine's shell: the machine fails `invalid-agent-version`, never its zone. */
+export class InvalidPullValue extends Error {
+  override readonly name = 'InvalidPullValue';
+}
+
+// A registry base URL as pull commands take it: scheme, host, optional port and path, nothing a shell reads.
+const REGISTRY_URL = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~-]+)*\/?$/;
+
+/**
+ * The pull command for one registry. The values never become shell text of
+ * the template: each is checked against its grammar here, where it is used
+ * (whatever its origin: config, API, Redis, an instance tag), and passed as a
+ * shell variable assigned before the template; each placeholder becomes a
+ * reference to it (`{version}` -> `${VMPOOL_VERSION}`). The shell expands a
+ * variable's value without reading it as code, so an operator's quotes around
+ * a placeholder (`"{image}:{version}"`) are harmless.
+ */
+export function pullCommand(agent: Pick<AgentConfig, 'pullCommand' | 'image'>, registry: RegistryConfig, version: string, versionFrom = 'the caller'): string {
   const url = registry.url.replace(/\/+$/, '');
+  if (!isTag(version)) throw new InvalidPullValue(`agent version ${JSON.stringify(version)} from ${versionFrom} is not a valid image tag`);
+  if (!isImageName(agent.image)) throw new InvalidPullValue(`agent image ${JSON.stringify(agent.image)} is not a valid image name`);
+  if (!REGISTRY_URL.test(url)) throw new InvalidPullValue(`registry ${registry.name} URL ${JSON.stringify(url)} is not a plain http(s) base URL`);
   const values: Record<string, string> = { registry: url.replace(/^https?:\/\//, ''), url, image: agent.image, version };
-  return agent.pullCommand.replace(/\{(registry|url|image|version)\}/g, (_, key: string) => shellQuote(values[key]!));
+  const assignments = Object.entries(values).map(([key, value]) => `${variable(key)}=${shellQuote(value)}`);
+  const body = agent.pullCommand.replace(/\{(registry|url|image|version)\}/g, (_, key: string) => `\${${variable(key)}}`);
+  return `${assignments.join(' ')}; ${body}`;
+}
+
+function variable(placeholder: string): string {
+  return `VMPOOL_${placeholder.toUpperCase()}`;
 }
 
 /**
@@ -44,15 +72,18 @@ export function pullCommand(agent: Pick<AgentConfig, 'pullCommand' | 'image'>, r
  * it, primary first (the Codeship Pro fix: a tag deleted from the primary did
  * not stop one build). A registry whose breaker is open in this process is
  * tried last, after the others. Every attempt is counted and logged. A lost
- * connection propagates (SshError) for the caller to classify.
+ * connection propagates (SshError) for the caller to classify; so does an
+ * InvalidPullValue, before anything runs on the machine.
  */
 export async function pullAgent(session: SshSession, agent: AgentConfig, registries: readonly RegistryConfig[], version: string, deps: PullDeps, logger: Logger): Promise<PullOutcome> {
   const log = logger.child({ component: 'agent-pull', image: agent.image, version });
+  // Every command built (and so every value checked) before the first one runs.
+  const commands = new Map(registries.map((registry) => [registry.name, pullCommand(agent, registry, version, deps.versionFrom)]));
   const attempts: PullAttempt[] = [];
   const outputs: string[] = [];
   const attempt = async (registry: RegistryConfig): Promise<boolean> => {
     const started = performance.now();
-    const result = await session.exec(pullCommand(agent, registry, version), { timeoutMs: agent.pullTimeout, maxOutputBytes: deps.outputBytes });
+    const result = await session.exec(commands.get(registry.name)!, { timeoutMs: agent.pullTimeout, maxOutputBytes: deps.outputBytes });
     const ms = Math.round(performance.now() - started);
     const outcome: PullResult = result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'failed';
     attempts.push({ registry: registry.name, result: outcome, ms });
@@ -62,7 +93,7 @@ export async function pullAgent(session: SshSession, agent: AgentConfig, registr
       log.info({ registry: registry.name, ms }, `agent ${agent.image}:${version} pulled from ${registry.name}`);
       return true;
     }
-    outputs.push(`${registry.name} ${outcome}: ${result.output.trim().slice(-300)}`);
+    outputs.push(`${registry.name} ${outcome}: ${scrubSecrets(result.output).trim().slice(-300)}`);
     log.warn({ registry: registry.name, result: outcome, ms, exitCode: result.exitCode, output: result.output.slice(-1_000) }, `agent pull from ${registry.name} ${outcome === 'timeout' ? 'timed out' : 'failed'}; trying the next registry`);
     throw new AttemptFailed(result);
   };

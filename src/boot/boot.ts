@@ -63,13 +63,16 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   let session: SshSession | undefined;
   const stopWatching = await watchForSlowBoot(machine, deps, log, resumedAt);
   try {
-    session = await reachMachine(machine, deadline, deps, signal);
+    const reached = await reachMachine(machine, deadline, deps, signal);
+    session = reached.session;
     // Slowness is judged on the boot alone: prepare and agent pulls have their own timeouts.
     stopWatching();
     const reachedMs = deps.now() - (machine.launchedAt ?? machine.createdAt);
     const open = session;
     signal.addEventListener('abort', () => open.close(), { once: true });
-    const moved = await deps.store.transition(machine, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint }, ['booting', 'preparing']);
+    await pinHostKeyTag(machine, reached.pinTag, session, deps);
+    // The key is pinned in the record before any command runs: a takeover or a retry must meet the same key.
+    const moved = await deps.store.transition(machine, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint, hostKey: session.hostKey }, ['booting', 'preparing']);
     if (!moved.ok) return; // released or reaped meanwhile: whoever moved it owns it now
     await prepare(session, machine, pool, deps, log);
     const ready = await deps.store.transition(machine, 'ready', deps.now(), {}, ['preparing']);
@@ -87,7 +90,7 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   }
 }
 
-async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, signal?: AbortSignal): Promise<SshSession> {
+async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, signal?: AbortSignal): Promise<{ session: SshSession; pinTag: string | undefined }> {
   const provider = deps.providers.get(splitZoneId(machine.zone).provider);
   if (!provider || !machine.instanceId) throw new BootFailure('instance-lost', 'machine has no instance');
   const instance = await deps.watcher.waitUntilRunning(provider, machine.instanceId, deadline, signal).catch((err: unknown) => {
@@ -100,14 +103,32 @@ async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, 
   const update: MachineUpdate = { address, port: deps.config.ssh.port };
   await deps.store.update(machine.id, update);
   const { ssh } = deps.config;
+  const pinTag = instance.tags[ssh.hostKeyTag];
   try {
-    return await connectSshWithRetry(
-      { host: address, port: ssh.port, username: ssh.user, privateKey: deps.privateKey, hostKeyFingerprint: instance.tags[ssh.hostKeyTag] },
+    const session = await connectSshWithRetry(
+      { host: address, port: ssh.port, username: ssh.user, privateKey: deps.privateKey, hostKeyFingerprint: expectedHostKey(machine, pinTag) },
       { timeoutMs: ssh.connectTimeout, loopbackOnly: ssh.loopbackOnly, retryEveryMs: ssh.retryEvery, deadline, now: deps.now, signal },
     );
+    return { session, pinTag };
   } catch (err) {
     throw sshFailure(err);
   }
+}
+
+/**
+ * The key pinned at first contact (the record), else the one the instance's
+ * tag names (published by the image, or pinned by a booter before a store
+ * rebuild); trust on first use only when neither exists.
+ */
+function expectedHostKey(machine: Machine, pinTag: string | undefined): string | undefined {
+  return machine.hostKeyFingerprint ?? pinTag;
+}
+
+/** The pin also goes on the instance, so a store rebuilt from tags keeps it (recovery.ts reads it back). */
+async function pinHostKeyTag(machine: Machine, pinTag: string | undefined, session: SshSession, deps: BootDeps): Promise<void> {
+  if (pinTag === session.hostKeyFingerprint) return;
+  const provider = deps.providers.get(splitZoneId(machine.zone).provider);
+  await provider?.tag([machine.instanceId!], { [deps.config.ssh.hostKeyTag]: session.hostKeyFingerprint });
 }
 
 function sshFailure(err: unknown): unknown {
@@ -126,8 +147,11 @@ async function prepare(session: SshSession, machine: Machine, pool: PoolConfig, 
   if (!outcome.ok) throw new BootFailure(outcome.outcome, outcome.detail, outcome.zoneFault ? 'zone-fault' : 'not-zone');
 }
 
+/** Failures an operator must look at: a config that dials outside loopback, a host key that changed, a value refused before it reached the shell. */
+const ALARMING: ReadonlySet<BootOutcome> = new Set(['not-loopback', 'host-key-mismatch', 'invalid-agent-version']);
+
 async function fail(machine: Machine, failure: BootFailure, deps: BootDeps, log: Logger): Promise<void> {
-  const level = failure.outcome === 'not-loopback' ? 'error' : 'warn';
+  const level = ALARMING.has(failure.outcome) ? 'error' : 'warn';
   log[level]({ outcome: failure.outcome, reason: failure.message }, 'boot failed; terminating the machine');
   const failed = await deps.store.transition(machine, 'failed', deps.now(), { failure: failure.outcome, failureDetail: failure.message }, ['booting', 'preparing']);
   if (!failed.ok) return;

@@ -13,6 +13,13 @@ export function fingerprint(publicKeyBlob: Buffer): string {
   return `SHA256:${digest.replace(/=+$/, '')}`;
 }
 
+/** The public key as a known_hosts or authorized_keys line holds it: `<type> <base64 blob>`, the type read from the blob. */
+export function publicKeyLine(publicKeyBlob: Buffer): string {
+  const length = publicKeyBlob.length >= 4 ? publicKeyBlob.readUInt32BE(0) : 0;
+  const type = publicKeyBlob.subarray(4, 4 + length).toString('latin1');
+  return `${/^[a-z0-9@.-]+$/.test(type) ? type : 'unknown'} ${publicKeyBlob.toString('base64')}`;
+}
+
 /** An ed25519 key pair in OpenSSH format, with the parsed private key (signing with its KeyObject). */
 export interface Ed25519KeyPair {
   private: string;

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
-import { fingerprint } from './host-key.js';
+import { fingerprint, publicKeyLine } from './host-key.js';
 import { withKeyObjects } from './signing-key.js';
 import { sshExec, type ExecOptions, type ExecResult } from './ssh-exec.js';
 import { isLoopback } from '../local/loopback.js';
@@ -24,6 +24,8 @@ export interface SshTarget {
 export interface SshSession {
   /** The fingerprint the machine presented (worth recording when trusting on first use). */
   readonly hostKeyFingerprint: string;
+  /** The host's public key as known_hosts holds it (`ssh-ed25519 AAAA...`). */
+  readonly hostKey: string;
   /** Resolves on exit or timeout (never hangs); rejects with SshError `unreachable` if the connection is lost mid-command. */
   exec(command: string, options: ExecOptions): Promise<ExecResult>;
   close(): void;
@@ -34,12 +36,15 @@ export type SshErrorKind = 'unreachable' | 'timeout' | 'host-key-mismatch' | 'au
 /** Why a connection failed, in the terms the booter and the zone breaker reason in. */
 export class SshError extends Error {
   override readonly name = 'SshError';
+  /** The fingerprint the host presented before the attempt failed, if it got that far: a retry must see it again. */
+  readonly seenHostKey?: string;
   constructor(
     readonly kind: SshErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; seenHostKey?: string },
   ) {
     super(message, options);
+    if (options?.seenHostKey) this.seenHostKey = options.seenHostKey;
   }
 }
 
@@ -60,13 +65,14 @@ export function connectSsh(target: SshTarget, options: ConnectOptions): Promise<
     const client = new ssh2.Client();
     const where = `${target.host}:${target.port}`;
     let seen: string | undefined;
+    let seenKey = '';
     let settled = false;
     const settle = (err?: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (err === undefined) return resolve(createSession(client, where, seen ?? ''));
+      if (err === undefined) return resolve(createSession(client, where, seen ?? '', seenKey));
       client.destroy();
       reject(err);
     };
@@ -78,7 +84,12 @@ export function connectSsh(target: SshTarget, options: ConnectOptions): Promise<
     client.on('error', (err) => settle(toSshError(err, where, target.hostKeyFingerprint, seen)));
     client.once('close', () => settle(toSshError(new Error('connection closed before login'), where, target.hostKeyFingerprint, seen)));
     try {
-      client.connect(connectConfig(target, options.timeoutMs, (key) => (seen = fingerprint(key))));
+      client.connect(
+        connectConfig(target, options.timeoutMs, (key) => {
+          seenKey = publicKeyLine(key);
+          return (seen = fingerprint(key));
+        }),
+      );
     } catch (err) {
       settle(asError(err)); // a private key ssh2 cannot parse: configuration, not the machine
     }
@@ -128,18 +139,20 @@ function connectConfig(target: SshTarget, timeoutMs: number, onHostKey: (key: Bu
 }
 
 function toSshError(err: Error & { level?: string; code?: string }, where: string, expected: string | undefined, seen: string | undefined): SshError {
+  const options = { cause: err, seenHostKey: seen };
   if (expected !== undefined && seen !== undefined && seen !== expected) {
-    return new SshError('host-key-mismatch', `ssh ${where}: host key ${seen} is not the expected ${expected}`, { cause: err });
+    return new SshError('host-key-mismatch', `ssh ${where}: host key ${seen} is not the expected ${expected}`, options);
   }
-  if (err.level === 'client-authentication') return new SshError('auth', `ssh ${where}: key not accepted`, { cause: err });
-  if (err.level === 'client-timeout' || err.code === 'ETIMEDOUT') return new SshError('timeout', `ssh ${where}: ${err.message}`, { cause: err });
-  return new SshError('unreachable', `ssh ${where}: ${err.message}`, { cause: err });
+  if (err.level === 'client-authentication') return new SshError('auth', `ssh ${where}: key not accepted`, options);
+  if (err.level === 'client-timeout' || err.code === 'ETIMEDOUT') return new SshError('timeout', `ssh ${where}: ${err.message}`, options);
+  return new SshError('unreachable', `ssh ${where}: ${err.message}`, options);
 }
 
-function createSession(client: ssh2.Client, where: string, hostKeyFingerprint: string): SshSession {
+function createSession(client: ssh2.Client, where: string, hostKeyFingerprint: string, hostKey: string): SshSession {
   const lost = (message: string, options?: { cause?: unknown }): SshError => new SshError('unreachable', `ssh ${where}: ${message}`, options);
   return {
     hostKeyFingerprint,
+    hostKey,
     exec: (command, options) => sshExec(client, command, options, lost),
     close: () => void client.end(),
   };
@@ -159,17 +172,20 @@ const RETRIED: ReadonlySet<SshErrorKind> = new Set(['unreachable', 'timeout', 'a
 /**
  * Connects, retrying what a booting machine does (refuses, stalls, or rejects
  * the key it has not installed yet) until `deadline`; then throws the last
- * error. A wrong host key or a non-loopback host fails at once.
+ * error. A wrong host key or a non-loopback host fails at once. The first host
+ * key seen is pinned for the later attempts: a retry never trusts anew.
  */
 export async function connectSshWithRetry(target: SshTarget, options: RetryOptions): Promise<SshSession> {
   const now = options.now ?? Date.now;
   let previous: SshError | undefined;
+  let pinned = target;
   for (let attempt = 1; ; attempt++) {
     const timeoutMs = Math.max(1, Math.min(options.timeoutMs, options.deadline - now()));
     try {
-      return await connectSsh(target, { ...options, timeoutMs });
+      return await connectSsh(pinned, { ...options, timeoutMs });
     } catch (err) {
       if (!(err instanceof SshError) || !RETRIED.has(err.kind)) throw err;
+      if (pinned.hostKeyFingerprint === undefined && err.seenHostKey) pinned = { ...pinned, hostKeyFingerprint: err.seenHostKey };
       const pause = Math.min(options.retryEveryMs, options.deadline - now());
       // An attempt the deadline cut short says less than the one before it ("refused" beats "timed out after 3ms").
       if (pause <= 0) throw err.kind === 'timeout' && timeoutMs < options.timeoutMs && previous ? previous : err;

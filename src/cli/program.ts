@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Command } from 'commander';
 import type { Status } from '../status.js';
 import { summarizePool } from '../status.js';
@@ -10,6 +11,7 @@ import { summarizeAgent } from '../agent/agent-status.js';
 import { parseDuration } from '../duration.js';
 import { addLeasesCommand } from './lease-commands.js';
 import { formatWaitProgress, startProgress, type ProgressStream } from './wait-progress.js';
+import { leaseSshCommand } from './lease-ssh.js';
 
 type Lease = ReturnType<typeof leaseView>;
 
@@ -20,6 +22,8 @@ export interface CliContext {
   simUrl(flags: { simUrl?: string }): string;
   /** The login key's path, when this machine has the config that names it. */
   privateKeyPath?: string;
+  /** Where `lease` writes each machine's known_hosts file (`.vmpool/known_hosts` under the working directory by default). */
+  knownHostsDir?: string;
   print(line: string): void;
   /** Where a lease wait shows its progress (stderr): only written to when it is a terminal. */
   progress?: ProgressStream;
@@ -70,7 +74,7 @@ export function buildProgram(ctx: CliContext): Command {
       const leasedBy = opts.by ?? ctx.leasedBy;
       const request = client.request<Lease>('POST', `/v1/pools/${encodeURIComponent(pool)}/leases`, { wait: opts.wait, ...(leasedBy ? { leasedBy } : {}) });
       const lease = await withWaitProgress(request, { pool, waitMs: parseDuration(opts.wait) ?? 0, stream: ctx.progress, client });
-      kit.out(opts.json, lease, () => describeLease(lease, ctx.privateKeyPath));
+      kit.out(opts.json, lease, () => describeLease(lease, ctx.knownHostsDir ?? join(process.cwd(), '.vmpool', 'known_hosts'), ctx.privateKeyPath));
     });
 
   program
@@ -113,12 +117,12 @@ async function withWaitProgress<T>(request: Promise<T>, p: { pool: string; waitM
   }
 }
 
-function describeLease(lease: Lease, keyPath: string | undefined): string {
-  const key = keyPath ? `-i ${keyPath} ` : '';
+function describeLease(lease: Lease, knownHostsDir: string, keyPath: string | undefined): string {
+  const ssh = leaseSshCommand(lease, knownHostsDir, keyPath);
   return [
     `leased ${lease.id} from pool ${lease.pool} in ${lease.zone} (${lease.instanceId})`,
-    `  ssh ${key}-p ${lease.port} -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null ${lease.user}@${lease.address}`,
-    `  host key ${lease.hostKeyFingerprint}`,
+    `  ${ssh.command}`,
+    `  host key ${lease.hostKeyFingerprint}${ssh.knownHostsFile ? ` (pinned in ${ssh.knownHostsFile})` : ' (not in the answer: check it before you accept it)'}`,
     ...(keyPath ? [`  private key ${keyPath}`] : []),
     `release it with: npx vmpool release ${lease.id}`,
   ].join('\n');

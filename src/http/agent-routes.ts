@@ -31,7 +31,7 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ServerDeps, answ
     return undefined;
   };
   const verify = (pools: readonly PoolConfig[], version: string): Promise<VerifyReport> =>
-    verifyVersion(verifyTargets(pools, config.registries), version, { loopbackOnly: config.ssh.loopbackOnly, timeoutMs: 10_000 });
+    verifyVersion(verifyTargets(pools, config.registries), version, { loopbackOnly: config.ssh.loopbackOnly, realmHosts: config.agent.tokenRealmHosts, timeoutMs: 10_000 });
 
   // Calls every registry: at most once per http.recoveryListEvery per version (and pool), for every caller.
   app.get<{ Querystring: { version: string; pool?: string } }>('/v1/agent/verify', { schema: verifySchema }, async (request, reply) => {

@@ -11,8 +11,8 @@ const obj = (properties: Record<string, unknown>, description?: string) => ({ ty
 
 const leaseAnswer = obj(
   {
-    id: text, pool: text, zone: text, address: text, port: { type: 'integer' }, user: text, hostKeyFingerprint: text,
-    instanceId: text, instanceType: text, agentVersion: text, state: text, launchedAt: text, leasedAt: text,
+    id: text, pool: text, zone: text, address: text, port: { type: 'integer' }, user: text, hostKeyFingerprint: text, hostKey: text,
+    instanceId: text, instanceType: text, agentVersion: text, state: text, launchedAt: text, leasedAt: text, leasedBy: text,
   },
   'a machine: everything a CI job needs to reach it',
 );

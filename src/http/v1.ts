@@ -27,6 +27,8 @@ export function leaseView(machine: Machine, user: string) {
     port: machine.port,
     user,
     hostKeyFingerprint: machine.hostKeyFingerprint,
+    // The public key itself: what a known_hosts line needs to enforce the pin.
+    hostKey: machine.hostKey,
     instanceId: machine.instanceId,
     instanceType: machine.instanceType,
     agentVersion: machine.agentVersion,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scrubSecrets } from '../secrets/scrub.js';
 
 /** One prepare command's end, as the machine's log keeps it. */
 export interface MachineLogEntry {
@@ -51,8 +52,10 @@ export class MachineLog {
     return `${this.prefix}:machine-log:${id}`;
   }
 
+  /** Scrubbed before it is stored: the API serves this log, and a step may print anything (env, headers, key files). */
   async append(id: string, entry: MachineLogEntry): Promise<void> {
-    await this.redis.vmpoolLogAppend(this.key(id), JSON.stringify(entry), MAX_ENTRIES, this.retentionMs);
+    const scrubbed = { ...entry, name: scrubSecrets(entry.name), output: scrubSecrets(entry.output) };
+    await this.redis.vmpoolLogAppend(this.key(id), JSON.stringify(scrubbed), MAX_ENTRIES, this.retentionMs);
   }
 
   async read(id: string): Promise<MachineLogEntry[]> {

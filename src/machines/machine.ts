@@ -70,7 +70,10 @@ export interface Machine {
   launchedAt?: number;
   address?: string;
   port?: number;
+  /** Pinned at first contact (also on the instance's `ssh.hostKeyTag`): every later connection must present it. */
   hostKeyFingerprint?: string;
+  /** The pinned host key itself (`ssh-ed25519 AAAA...`), for the known_hosts line a lease's ssh command uses. */
+  hostKey?: string;
   leasedAt?: number;
   /** Who asked for the lease (free text from the lease request, e.g. a CI job's URL), if they said. */
   leasedBy?: string;

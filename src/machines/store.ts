@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { scrubSecrets } from '../secrets/scrub.js';
 import { CLAIM_OUTCOME, CODE, CREATE, LEASE, MARK_SLOW, RESTORE, TRANSITION } from './store-scripts.js';
 import {
   isMachineState,
@@ -145,7 +146,7 @@ export class MachineStore {
     if (pool === null) return { ok: false, reason: 'not-found' };
     const fields = Object.entries(update)
       .filter(([, v]) => v !== undefined)
-      .flatMap(([k, v]) => [k, String(v)]);
+      .flatMap(([k, v]) => [k, stored(k, v)]);
     const keys = [this.key(id), this.countsKey(pool), this.terminatingKey(), this.stateKey(pool, to), ...from.map((s) => this.stateKey(pool, s))];
     const [code, found] = await this.redis.vmpoolTransition(keys.length, ...keys, pool, id, to, now, this.retentionMs, from.join(','), ...fields);
     if (code === CODE.OK) return { ok: true, from: found as MachineState };
@@ -156,7 +157,7 @@ export class MachineStore {
   /** Sets fields without a state change (e.g. the instance id as soon as it is known). */
   async update(id: string, update: MachineUpdate): Promise<void> {
     const fields = Object.entries(update).filter(([, v]) => v !== undefined);
-    if (fields.length > 0) await this.redis.hset(this.key(id), Object.fromEntries(fields.map(([k, v]) => [k, String(v)])));
+    if (fields.length > 0) await this.redis.hset(this.key(id), Object.fromEntries(fields.map(([k, v]) => [k, stored(k, v)])));
   }
 
   /**
@@ -290,6 +291,11 @@ export function totalsByState(counts: PoolCounts): Record<CountKey, number> {
     for (const [state, n] of Object.entries(byState)) totals[state as CountKey] += n;
   }
   return totals;
+}
+
+/** A field as Redis keeps it; a failure's detail quotes what the VM printed, so it is scrubbed of secrets first (the API serves it). */
+function stored(field: string, value: unknown): string {
+  return field === 'failureDetail' ? scrubSecrets(String(value)) : String(value);
 }
 
 function toMachine(hash: Record<string, string>): Machine | undefined {

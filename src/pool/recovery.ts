@@ -4,6 +4,7 @@ import { ownTags, TAGS, type Instance } from '../providers/provider.js';
 import { zoneId } from '../providers/zone-id.js';
 import { sshAddress } from './launch.js';
 import { addFresh } from '../queues.js';
+import { isTag } from '../agent/reference.js';
 
 export type RecoveryDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'providers' | 'logger' | 'now'>;
 
@@ -22,6 +23,8 @@ export interface RecoveredMachine {
   /** From the lease tag, when leased. */
   leasedAt?: number;
   agentVersion?: string;
+  /** The host key pinned at first contact (tag `ssh.hostKeyTag`): the rebuilt record keeps the pin. */
+  hostKeyFingerprint?: string;
 }
 
 export interface RecoveryPlan {
@@ -69,7 +72,8 @@ function toRecovered(instance: Instance, provider: string, machineId: string, po
     imageId: instance.imageId,
     address: sshAddress(instance, deps.config),
     leasedAt: leased ? Date.parse(instance.tags[TAGS.leasedAt] ?? '') || undefined : undefined,
-    agentVersion: instance.tags[TAGS.agentVersion],
+    agentVersion: checkedVersionTag(instance, machineId, deps),
+    hostKeyFingerprint: instance.tags[deps.config.ssh.hostKeyTag],
   };
 }
 
@@ -81,6 +85,18 @@ function toRecovered(instance: Instance, provider: string, machineId: string, po
  */
 function restoredBoot(now: number): Pick<Machine, 'bootStartedAt' | 'bootResumedAt' | 'restoredAt'> {
   return { bootStartedAt: now, bootResumedAt: now, restoredAt: now };
+}
+
+/**
+ * The version tag is kept as found (the prepare refuses an invalid one where it builds the pull command,
+ * failing the machine `invalid-agent-version`), but a tag that is not an image tag is named here, where it was read.
+ */
+function checkedVersionTag(instance: Instance, machineId: string, deps: RecoveryDeps): string | undefined {
+  const version = instance.tags[TAGS.agentVersion];
+  if (version !== undefined && !isTag(version)) {
+    deps.logger.error({ machineId, instanceId: instance.instanceId, tag: TAGS.agentVersion, value: version.slice(0, 200) }, `instance ${instance.instanceId}: tag ${TAGS.agentVersion} is not a valid image tag; its machine will fail prepare (invalid-agent-version)`);
+  }
+  return version;
 }
 
 /** Carries out a plan: recreates the records (each only if still missing) and hands the booting ones to the booters. */
@@ -102,6 +118,7 @@ export async function applyRecovery(plan: RecoveryPlan, deps: RecoveryDeps): Pro
       port: deps.config.ssh.port,
       ...(m.state === 'leased' ? { leasedAt: m.leasedAt ?? deps.now() } : { ...restoredBoot(deps.now()) }),
       ...(m.agentVersion ? { agentVersion: m.agentVersion } : {}),
+      ...(m.hostKeyFingerprint ? { hostKeyFingerprint: m.hostKeyFingerprint } : {}),
     };
     if (!(await deps.store.restore(record))) continue;
     restored++;

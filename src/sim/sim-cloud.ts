@@ -52,6 +52,8 @@ export interface SimCloud {
   requests(): Record<string, number>;
   /** The front door: token buckets, denied actions, per-action counts (`GET /v1/sim/api`, `vmpool sim api`). */
   readonly api: ApiGate;
+  /** Restarts a running instance's sshd with a fresh host key (a changed host), same address; returns its fingerprint. */
+  replaceHostKey(instanceId: string): Promise<string>;
   /** Stops every VM, the API server, and removes rootDir. */
   close(): Promise<void>;
 }
@@ -126,6 +128,7 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
     instances: () => model.instances().map((i) => view(i, model)),
     requests: () => Object.fromEntries(requests),
     api: gate,
+    replaceHostKey: (instanceId) => fleet.replaceHostKey(instanceId),
     close: () => (closing ??= closeAll(server, fleet, registries, rootDir)),
   };
 }
@@ -256,7 +259,8 @@ async function installImageTools(rootDir: string): Promise<string> {
   await mkdir(binDir, { recursive: true });
   const tool = join(packageRoot(), 'dist', 'workers', 'registry-pull.js');
   const shim = join(binDir, 'registry-pull');
-  await writeFile(shim, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(tool)} "$@"\n`);
+  // The simulated VMs run on this machine, in development and tests only: their pulls stay on loopback too.
+  await writeFile(shim, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(tool)} --loopback-only "$@"\n`);
   await chmod(shim, 0o755);
   return binDir;
 }

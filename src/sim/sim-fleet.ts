@@ -67,6 +67,24 @@ export class SimFleet {
     this.track(id, before.then(() => this.stop(instance)));
   }
 
+  /**
+   * The host behind a running instance's address changes (reinstalled, or
+   * someone in the middle): its sshd restarts on the same address and port
+   * with a fresh host key. The published tag is left as it was. Returns the
+   * new fingerprint.
+   */
+  async replaceHostKey(instanceId: string): Promise<string> {
+    const vm = this.vms.get(instanceId);
+    if (!vm) throw new Error(`sim instance ${instanceId} has no running VM`);
+    this.vms.delete(instanceId);
+    await vm.close();
+    const { authorizedKey } = this.options;
+    const scratchDir = join(this.options.rootDir, instanceId);
+    const next = await this.startVm({ address: vm.address, port: vm.port, authorizedKey, scratchDir, logger: this.logger({ instanceId }), binDirs: this.options.binDirs ?? [] });
+    this.vms.set(instanceId, next);
+    return next.hostKeyFingerprint;
+  }
+
   /** Cancels pending boots, waits for boots and shutdowns in flight, stops every VM. */
   async close(): Promise<void> {
     this.closed = true;

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type AuthContext, type Connection, type ParsedKey, type ServerChannel, type Session } from 'ssh2';
-import { fingerprint, generateEd25519KeyPair } from '../boot/host-key.js';
+import { fingerprint, generateEd25519KeyPair, type Ed25519KeyPair } from '../boot/host-key.js';
 import { withKeyObjects } from '../boot/signing-key.js';
 import { coalesceWrites } from '../local/coalesced-writes.js';
 import type { Logger } from '../log.js';
@@ -23,6 +23,8 @@ export interface SimVmOptions {
   hang?: boolean;
   /** Folders of tools the VM's image comes with, on PATH after `~/bin`. */
   binDirs?: readonly string[];
+  /** Its host key (a fresh one when absent): a VM restarted with its own key is the same host. */
+  hostKey?: Ed25519KeyPair;
 }
 
 /** A simulated VM: a real SSH server whose commands run as local processes. */
@@ -55,7 +57,7 @@ function vmEnv(home: string, binDirs: readonly string[]): NodeJS.ProcessEnv {
 export async function startSimVm(options: SimVmOptions): Promise<SimVm> {
   const authorized = parseAuthorizedKey(options.authorizedKey);
   makeScratchDir(options.scratchDir);
-  const hostKey = generateEd25519KeyPair();
+  const hostKey = options.hostKey ?? generateEd25519KeyPair();
   const hostKeyFingerprint = fingerprint(hostKey.parsed.getPublicSSH());
   const logger = options.logger.child({ component: 'sim-vm', address: options.address });
   const state: VmState = { authorized, scratchDir: options.scratchDir, binDirs: options.binDirs ?? [], logger, children: new Set(), connections: new Set() };

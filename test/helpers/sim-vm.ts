@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Ed25519KeyPair } from '../../src/boot/host-key.js';
 import { createLogger } from '../../src/log.js';
 import { startSimVm, type SimVm } from '../../src/sim/vm.js';
 import { testKeyPath } from './test-config.js';
@@ -23,7 +24,7 @@ export function loopbackAddress(): string {
  * removal of its disk. The disk does not exist beforehand, so every VM also
  * proves that it creates its own.
  */
-export async function startTestVm(cleanups: Cleanups, options: { address?: string; port?: number; authorizedKey?: string } = {}): Promise<TestVm> {
+export async function startTestVm(cleanups: Cleanups, options: { address?: string; port?: number; authorizedKey?: string; hostKey?: Ed25519KeyPair } = {}): Promise<TestVm> {
   const parent = mkdtempSync(join(tmpdir(), 'vmpool-sim-vm-'));
   cleanups.push(() => rmSync(parent, { recursive: true, force: true }));
   const scratchDir = join(parent, 'disk');
@@ -33,6 +34,7 @@ export async function startTestVm(cleanups: Cleanups, options: { address?: strin
     authorizedKey: options.authorizedKey ?? readFileSync(`${testKeyPath()}.pub`, 'utf8'),
     scratchDir,
     logger: createLogger({ level: 'silent', pretty: false }),
+    ...(options.hostKey ? { hostKey: options.hostKey } : {}),
   });
   cleanups.push(() => vm.close());
   return { ...vm, scratchDir };

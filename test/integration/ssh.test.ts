@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fingerprint, generateEd25519KeyPair } from '../../src/boot/host-key.js';
+import { fingerprint, generateEd25519KeyPair, type Ed25519KeyPair } from '../../src/boot/host-key.js';
 import { connectSsh, connectSshWithRetry, isLoopback, SshError, type SshSession, type SshTarget } from '../../src/boot/ssh.js';
 import { freePort } from '../../src/local/free-port.js';
 import type { SimVm } from '../../src/sim/vm.js';
@@ -22,8 +22,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function startVm(address?: string, port?: number, authorizedKey?: string): Promise<TestVm> {
-  return startTestVm(cleanups, { address, port, authorizedKey });
+function startVm(address?: string, port?: number, authorizedKey?: string, hostKey?: Ed25519KeyPair): Promise<TestVm> {
+  return startTestVm(cleanups, { address, port, authorizedKey, hostKey });
 }
 
 function target(host: string, port: number, extra: Partial<SshTarget> = {}): SshTarget {
@@ -125,14 +125,28 @@ describe('connectSshWithRetry', () => {
 
   it('retries a login refused while the VM has not installed the key yet', async () => {
     const other = generateEd25519KeyPair().public;
-    const early = await startVm(loopbackAddress(), 0, other);
+    const hostKey = generateEd25519KeyPair();
+    const early = await startVm(loopbackAddress(), 0, other, hostKey);
     const onAttemptFailed = (err: SshError, attempt: number): void => {
       expect(err.kind).toBe('auth');
-      if (attempt === 1) void early.close().then(() => startVm(early.address, early.port));
+      // The same host (its host key), now with the login key installed.
+      if (attempt === 1) void early.close().then(() => startVm(early.address, early.port, undefined, hostKey));
     };
     const session = await connectSshWithRetry(target(early.address, early.port), { ...retry, deadline: Date.now() + 30_000, onAttemptFailed });
     cleanups.push(() => session.close());
-    expect(session.hostKeyFingerprint).not.toBe(early.hostKeyFingerprint);
+    expect(session.hostKeyFingerprint).toBe(early.hostKeyFingerprint);
+  });
+
+  it('pins the first host key seen: a retry that meets another key fails host-key-mismatch instead of trusting it', async () => {
+    const other = generateEd25519KeyPair().public;
+    const early = await startVm(loopbackAddress(), 0, other);
+    const onAttemptFailed = (_err: SshError, attempt: number): void => {
+      // Another host (another key) answers at the same address once the first refused the login.
+      if (attempt === 1) void early.close().then(() => startVm(early.address, early.port));
+    };
+    const err = await failure(connectSshWithRetry(target(early.address, early.port), { ...retry, deadline: Date.now() + 30_000, onAttemptFailed }));
+    expect(err.kind).toBe('host-key-mismatch');
+    expect(err.message).toContain(early.hostKeyFingerprint);
   });
 
   it('throws the last error at the deadline when the VM never listens', async () => {

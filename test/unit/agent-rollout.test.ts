@@ -3,7 +3,6 @@ import { canaryTrips } from '../../src/agent/canary-guard.js';
 import { parseReference, shellQuote } from '../../src/agent/reference.js';
 import { idShare, versionFor, wantedVersions, type Rollout } from '../../src/agent/rollout.js';
 import { judgeChecks } from '../../src/agent/verify.js';
-import { pullCommand } from '../../src/boot/agent-image.js';
 import { replacementBudget } from '../../src/pool/rollout-replace.js';
 import { newMachineId } from '../../src/machines/machine.js';
 
@@ -65,11 +64,9 @@ describe('agent references and pull commands', () => {
     for (const bad of ['vmpool/build-agent', 'Vmpool/x:1', 'x:1 2', 'x:$(id)', ':1']) expect(parseReference(bad)).toBeUndefined();
   });
 
-  it('fills the template with the registry host, URL, image and version, quoting for the shell where needed', () => {
-    const registry = { name: 'primary', url: 'https://registry.example.com/' };
-    expect(pullCommand({ pullCommand: 'docker pull {registry}/{image}:{version}', image: 'org/agent' }, registry, '1.5.0')).toBe('docker pull registry.example.com/org/agent:1.5.0');
-    expect(pullCommand({ pullCommand: 'fetch {url} {image}', image: 'org/agent' }, { name: 'p', url: 'http://127.0.0.1:4601' }, '1')).toBe('fetch http://127.0.0.1:4601 org/agent');
+  it('quotes a value for the shell only where needed', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote('1.5.0')).toBe('1.5.0');
   });
 });
 
