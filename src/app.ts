@@ -11,7 +11,6 @@ import { GuardedProvider } from './providers/guarded-provider.js';
 import { TerminateCoalescer } from './providers/terminate-coalescer.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
-import { redisOptions } from './redis-options.js';
 import { buildServer } from './http/server.js';
 import { startProducer } from './roles/producer.js';
 import { startBooter } from './roles/booter.js';

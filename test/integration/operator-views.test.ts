@@ -66,7 +66,9 @@ describe('what an operator looks at: leases, why a pool is below target, times, 
     const forged = await api<{ message: string }>('POST', '/v1/pools/small/leases', { leasedBy: 'job\n[31mforged' });
     expect(forged.status).toBe(400);
     expect(forged.body.message).toContain('leasedBy:');
-    expect(await api('POST', '/v1/pools/small/leases', { leasedBy: 'x'.repeat(201) })).toMatchObject({ status: 400, body: { message: expect.stringContaining('leasedBy') } });
+    const tooLong = await api<{ message: string }>('POST', '/v1/pools/small/leases', { leasedBy: 'x'.repeat(201) });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.message).toContain('leasedBy');
 
     // Without the token: one line naming --token and VMPOOL_TOKEN.
     const refused = await cli({}, 'lease', 'small');
