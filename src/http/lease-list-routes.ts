@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { listLeases } from '../pool/lease-list.js';
 import type { ServerDeps } from './server.js';
+import { poolName } from './schema-parts.js';
 
 const LEASE_ENTRY = {
   type: 'object',
@@ -30,7 +31,7 @@ export function registerLeaseListRoutes(app: FastifyInstance, deps: Pick<ServerD
     '/v1/leases',
     {
       schema: {
-        querystring: { type: 'object', properties: { pool: { type: 'string', minLength: 1, maxLength: 100 } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { pool: poolName }, additionalProperties: false },
         response: { 200: { type: 'object', properties: { leases: { type: 'array', items: LEASE_ENTRY } }, required: ['leases'] }, 404: ERROR },
       },
     },

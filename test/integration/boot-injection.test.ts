@@ -7,6 +7,7 @@ import { TAGS } from '../../src/providers/provider.js';
 import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
 import { rawDefaults } from '../helpers/test-config.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { loseEverything } from '../helpers/lose-redis.js';
 
 // Issue 11 item 1: a version read back from an instance tag after a Redis loss,
 // with a pull template that quotes its placeholders, never runs on the VM.
@@ -22,16 +23,6 @@ afterEach(async () => {
   await system?.close();
   system = undefined;
 });
-
-/** What FLUSHALL does to vmpool, confined to this test's keys (the run's redis-server is shared). */
-async function loseEverything(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 /** The default pool's prepare plan with its pull template replaced. */
 function withPullCommand(pullCommand: string): Record<string, unknown> {
@@ -59,7 +50,7 @@ describe('agent version read back from an instance tag', () => {
     }
     expect(sim.instances().find((i) => i.instanceId === machine!.instanceId)?.tags[TAGS.agentVersion]).toBe(payload);
 
-    await loseEverything(config.redis.prefix);
+    await loseEverything(redis, config.redis.prefix);
     await waitFor(async () => (await app.store.get(machine!.id))?.failure !== undefined, { what: 'the rebuilt machine to fail its prepare', timeoutMs: 30_000 });
 
     expect(readdirSync(sim.rootDir).filter((name) => name.startsWith('pwned'))).toEqual([]);

@@ -15,6 +15,7 @@ import { startSimCloud, type SimCloud } from '../../src/sim/sim-cloud.js';
 import { onePool, simProviders, simRegistries } from '../helpers/system.js';
 import { mergeDeep, testConfig, testKeyPath } from '../helpers/test-config.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { loseEverything } from '../helpers/lose-redis.js';
 import { gatedStep } from '../helpers/prepare-gate.js';
 
 // Issue 11 item 5: the host key seen at first contact is the machine's for life.
@@ -54,16 +55,6 @@ async function setUp(overrides: Record<string, unknown>): Promise<Setup> {
   return { sim, config, start };
 }
 
-/** What FLUSHALL does to vmpool, confined to this test's keys (the run's redis-server is shared). */
-async function loseEverything(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 const instanceTags = (sim: SimCloud, machine: Machine) => sim.instances().find((i) => i.instanceId === machine.instanceId)!.tags;
 
 describe('host key pinning', () => {
@@ -78,7 +69,7 @@ describe('host key pinning', () => {
     expect(instanceTags(sim, machine)[config.ssh.hostKeyTag]).toBe(published);
 
     await sim.replaceHostKey(machine.instanceId!);
-    await loseEverything(config.redis.prefix);
+    await loseEverything(redis, config.redis.prefix);
     await waitFor(async () => ['ready', 'failed', 'terminating', 'terminated'].includes((await app.store.get(machine.id))?.state ?? ''), { what: 'the rebuilt machine to be judged', timeoutMs: 30_000 });
     const failed = await app.store.get(machine.id);
     expect(failed).toMatchObject({ failure: 'host-key-mismatch', hostKeyFingerprint: published });

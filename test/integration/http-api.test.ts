@@ -78,6 +78,8 @@ describe('the HTTP API', () => {
       machines: zero,
       zones: { 'sim/zone-a': zero, 'sim/zone-b': zero, 'sim/zone-c': zero },
       overdueLeases: [],
+      // Only the web role runs here: nothing has launched yet, and status says why in words.
+      belowTarget: { kind: 'next-reconcile', reason: expect.any(String) as string },
       agent: { image: 'vmpool/build-agent', version: '1.5.0', source: 'config', machines: {}, superseded: 0, outcomes: {} },
     });
     expect(await request('GET', '/healthz')).toMatchObject({ status: 200, body: { ok: true } });

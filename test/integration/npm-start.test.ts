@@ -83,7 +83,8 @@ describe('npm start (the all-in-one process) and the vmpool CLI', () => {
 
     const human = await cli('lease', 'small');
     expect(human.code).toBe(0);
-    expect(human.output).toContain(`ssh -i ${key} -p ${machine.port}`);
+    expect(human.output).toContain(`ssh -i ${key} -o StrictHostKeyChecking=yes -o UserKnownHostsFile=`);
+    expect(human.output).toContain(` -p ${machine.port} `);
     const secondId = /leased (m-\S+)/.exec(human.output)![1]!;
 
     for (const id of [machine.id, secondId]) {

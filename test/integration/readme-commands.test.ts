@@ -124,7 +124,7 @@ describe('README.md, command by command', () => {
       expect(result.code, `${text}\n${result.output}`).toBe(refused ? 1 : 0);
       const out = result.output;
       if (args[0] === 'lease') {
-        const lease = /leased (m-\S+)[\s\S]*ssh -i \S+ -p (\d+) .* (\S+)@(\S+)\n\s+host key (\S+)/.exec(out);
+        const lease = /leased (m-\S+)[\s\S]*ssh -i \S+ (?:-o \S+ )*-p (\d+) (\S+)@(\S+)\n\s+host key (\S+)/.exec(out);
         expect(lease, out).not.toBeNull();
         lastLease = { id: lease![1]!, port: Number(lease![2]), user: lease![3]!, address: lease![4]!, fingerprint: lease![5]! };
       }

@@ -22,7 +22,7 @@ function watchDeps(lag: () => number, slowAfter: number | 'too-few-samples' = 3_
   const deps = {
     now: () => Date.now(),
     bootTimes: { slowAfter: () => Promise.resolve(slowAfter === 'too-few-samples' ? undefined : slowAfter), record: () => Promise.resolve() },
-    store: { markSlow: (id: string) => Promise.resolve(marked.push(id) > 0), claimOutcome: () => Promise.resolve(true) },
+    store: { markSlow: (m: { id: string }) => Promise.resolve(marked.push(m.id) > 0), claimOutcome: () => Promise.resolve(true) },
     breaker: { record: (zone: string, outcome: string) => Promise.resolve(void recorded.push(`${zone} ${outcome}`)) },
     counters: { boot: () => Promise.resolve() },
     queues: { reconcile: { add: () => Promise.resolve() } },
