@@ -34,7 +34,8 @@ export async function reportBootOutcome(
 ): Promise<void> {
   await deps.counters.boot(machine.pool, machine.zone, outcome);
   if (machine.restoredAt !== undefined || verdict === 'not-zone' || !(await deps.store.claimOutcome(machine.id))) return;
-  await deps.breaker.record(machine.zone, verdict === 'healthy' ? 'ok' : 'bad', { probe: machine.probe === 1, now: deps.now() });
+  const recorded = verdict === 'healthy' ? 'ok' : outcome === 'slow' ? 'slow' : 'bad';
+  await deps.breaker.record(machine.zone, recorded, { probe: machine.probe === 1, now: deps.now() });
   if (outcome === 'ready' && !resumed && reachedMs !== undefined) await deps.bootTimes.record(bootKind(machine), reachedMs);
 }
 

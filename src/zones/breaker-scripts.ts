@@ -9,8 +9,8 @@
  *   PREFIX:breaker:Z          hash: mode, modeReason, modeBy, modeAt, modeUntil,
  *                             state, since, openUntil, reopens, probesGranted, probeOk, roundAt,
  *                             streak, streakAt (failures since the last success, the last one's time)
- *   PREFIX:breaker:Z:recent   list of the zone's latest outcomes, newest first, "<ms>:1" (failed)
- *                             or "<ms>:0", capped at recentMax: constant memory
+ *   PREFIX:breaker:Z:recent   list of the zone's latest outcomes, newest first, "<ms>:1" (failed),
+ *                             "<ms>:2" (failed by a slow boot) or "<ms>:0", capped at recentMax: constant memory
  *   PREFIX:breaker-audit      stream of transitions, capped
  *
  * A zone is judged on its recent outcomes: those among its latest recentMax
@@ -56,33 +56,48 @@ local function get(field, default)
 end
 
 -- The recent outcomes, newest first, as 1 (failed) or 0; outcomes older than the window are dropped.
+-- recentSlow marks the failures that were slow boots (stored as 2), so a transition can say so.
 -- Read once per script (the time is the script's own); pushOutcome and forget keep it in step.
-local recentList = nil
+local recentList, recentSlow = nil, nil
 local function recent()
   if recentList then return recentList end
   local list = redis.call('LRANGE', R, 0, recentMax - 1)
-  recentList = {}
+  recentList, recentSlow = {}, {}
   for i, entry in ipairs(list) do
-    local at, bad = string.match(entry, '^(%-?%d+):(%d)$')
+    local at, code = string.match(entry, '^(%-?%d+):(%d)$')
     if tonumber(at) <= now - windowMs then
       if i == 1 then redis.call('DEL', R) else redis.call('LTRIM', R, 0, i - 2) end
       break
     end
-    recentList[i] = tonumber(bad)
+    recentList[i] = math.min(tonumber(code), 1)
+    recentSlow[i] = code == '2'
   end
   return recentList
 end
 
--- Adds the newest outcome, capped at recentMax; the list expires with its zone's last outcome.
-local function pushOutcome(bad)
+-- Adds the newest outcome (code 0 ok, 1 failed, 2 failed by a slow boot), capped at recentMax;
+-- the list expires with its zone's last outcome.
+local function pushOutcome(code)
   local list = recent()
-  redis.call('LPUSH', R, now .. ':' .. bad)
-  table.insert(list, 1, bad)
+  redis.call('LPUSH', R, now .. ':' .. code)
+  table.insert(list, 1, math.min(code, 1))
+  table.insert(recentSlow, 1, code == 2)
   if #list > recentMax then
     redis.call('LTRIM', R, 0, recentMax - 1)
     list[#list] = nil
+    recentSlow[#recentSlow] = nil
   end
   redis.call('PEXPIRE', R, windowMs * 2)
+end
+
+-- How many of the recent failures were slow boots.
+local function slowFailures()
+  recent()
+  local n = 0
+  for _, slow in ipairs(recentSlow) do
+    if slow then n = n + 1 end
+  end
+  return n
 end
 
 local function totals()
@@ -172,7 +187,7 @@ end
 -- A close by hand starts from a clean slate; a close by probes keeps the recent failures (see RECORD).
 local function forget()
   redis.call('DEL', R)
-  recentList = {}
+  recentList, recentSlow = {}, {}
 end
 
 local function settleTime()
@@ -215,7 +230,7 @@ return answer(0)
 `;
 
 /**
- * Records one outcome. ARGV[8] 'ok' or 'bad', ARGV[9] '1' if the machine was
+ * Records one outcome. ARGV[8] 'ok', 'bad' or 'slow' (a failure: a boot judged slow), ARGV[9] '1' if the machine was
  * a half-open probe, ARGV[10] openFor ms, ARGV[11] maxOpenFor ms, ARGV[12] probes.
  * Only a failure opens a closed zone. A zone closed by its probes keeps its
  * recent failures: a zone that still fails re-opens on its next failure, and
@@ -224,9 +239,10 @@ return answer(0)
 export const RECORD = `${LIBRARY}
 local outcome, isProbe = ARGV[8], ARGV[9] == '1'
 local openFor, maxOpenFor, probes = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-pushOutcome(outcome == 'bad' and 1 or 0)
+local failed = outcome ~= 'ok'
+pushOutcome(outcome == 'slow' and 2 or (failed and 1 or 0))
 local inRow = 0
-if outcome == 'bad' then
+if failed then
   inRow = streak() + 1
   hset('streak', inRow, 'streakAt', now)
 else
@@ -235,10 +251,14 @@ end
 if get('mode', 'auto') == 'auto' then
   local state = get('state', 'closed')
   local reopens = tonumber(get('reopens', '0'))
-  if state == 'closed' and outcome == 'bad' then
+  if state == 'closed' and failed then
     local ok, bad = totals()
     local why = opens(bad, ok + bad, inRow)
     if why then
+      -- The operator's first question: did the machines die, or hang?
+      local slow = slowFailures()
+      if slow == bad then why = why .. ', all slow boots'
+      elseif slow > 0 then why = why .. ', ' .. slow .. ' of them slow boots' end
       enter('open', math.min(openFor * 2 ^ reopens, maxOpenFor))
       note('closed', 'open', why, 'vmpool')
     end
@@ -251,7 +271,7 @@ if get('mode', 'auto') == 'auto' then
     else
       hset('reopens', reopens + 1)
       enter('open', math.min(openFor * 2 ^ (reopens + 1), maxOpenFor))
-      note('half-open', 'open', 'probe failed', 'vmpool')
+      note('half-open', 'open', outcome == 'slow' and 'probe failed (slow boot)' or 'probe failed', 'vmpool')
     end
   end
 end

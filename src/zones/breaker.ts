@@ -83,8 +83,8 @@ export class ZoneBreaker {
     this.redis = redis as Redis & BreakerScripts;
   }
 
-  /** Counts one outcome of a machine in `zone`: `bad` for a zone fault or a slow boot. */
-  async record(zone: string, outcome: 'ok' | 'bad', options: { probe: boolean; now: number }): Promise<ZoneHealth> {
+  /** Counts one outcome of a machine in `zone`: `bad` for a zone fault, `slow` for a boot judged slow (also a failure, named as such in transitions). */
+  async record(zone: string, outcome: 'ok' | 'bad' | 'slow', options: { probe: boolean; now: number }): Promise<ZoneHealth> {
     const { openFor, maxOpenFor, probes } = this.settings;
     const extra = [outcome, options.probe ? '1' : '0', openFor, maxOpenFor, probes];
     return this.parse(zone, await this.redis.vmpoolBreakerRecord(...this.args(zone, options.now), ...extra));

@@ -116,6 +116,12 @@ describe('the dashboard at /', () => {
       expect(await transitions.nth(1).textContent()).toMatch(/sim\/zone-b\s*closed → open\s*manual forced-open: AWS incident 1234alice$/);
       expect(await page.locator('#all-clear').count()).toBe(0);
       await expectLooksLike(page, 'zones-open');
+
+      // A zone whose machines hang, rather than die, says so: its failures were slow boots.
+      for (let i = 0; i < 5; i++) await system.app.breaker.record('sim/zone-a', 'slow', { probe: false, now: Date.now() });
+      const bySlowBoots = page.locator('.alert[data-subject="sim/zone-a"]');
+      await bySlowBoots.waitFor();
+      expect(await bySlowBoots.textContent()).toMatch(/^zone sim\/zone-a open: failure rate reached, all slow boots \(100% of 5 recent outcomes\); until \d{4}-/);
     } finally {
       await closePage(page);
     }

@@ -10,6 +10,7 @@ import { ZoneBreaker, type BreakerSettings } from '../../src/zones/breaker.js';
 const settings: BreakerSettings = { window: 300_000, recentOutcomes: 10, minOutcomes: 5, failureRate: 0.5, openFor: 120_000, maxOpenFor: 120_000, probes: 2 };
 const quiet = createLogger({ level: 'silent', pretty: false });
 const ZONE = 'sim/zone-b';
+const OTHER_ZONE = 'sim/zone-c';
 const T0 = 1_700_000_000_000;
 
 let connections: Redis[] = [];
@@ -245,5 +246,16 @@ describe('ZoneBreaker', () => {
     ]);
     expect(entries[2]).toMatchObject({ zone: ZONE, failureRate: 1, outcomes: 5, by: 'vmpool' });
     expect(entries[0]).toMatchObject({ by: 'carol' });
+  });
+
+  it('says in the audit when slow boots opened a zone: all of its failures, or how many of them', async () => {
+    const [a, b] = twoClients();
+    for (let i = 0; i < 5; i++) await a.record(ZONE, 'slow', { probe: false, now: T0 + i });
+    expect((await stateOf(a, T0 + 10)).state).toBe('open');
+    for (let i = 0; i < 3; i++) await b.record(OTHER_ZONE, 'bad', { probe: false, now: T0 + i });
+    for (let i = 3; i < 5; i++) await b.record(OTHER_ZONE, 'slow', { probe: false, now: T0 + i });
+    const whys = (await a.audit()).map((e) => `${e.zone}:${e.why}`);
+    expect(whys).toContain(`${ZONE}:failure rate reached, all slow boots`);
+    expect(whys).toContain(`${OTHER_ZONE}:failure rate reached, 2 of them slow boots`);
   });
 });

@@ -46,7 +46,7 @@ describe('judging a boot slow', () => {
     expect(marked).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
     expect(marked).toEqual(['m-1']);
-    expect(recorded).toEqual(['sim/zone-a bad']);
+    expect(recorded).toEqual(['sim/zone-a slow']);
   });
 
   it('judges nothing while the kind has too few boots on record', async () => {
@@ -79,7 +79,7 @@ describe('judging a boot slow', () => {
     lag = 10;
     await vi.advanceTimersByTimeAsync(1_000);
     expect(marked).toEqual(['m-1']);
-    expect(recorded).toEqual(['sim/zone-a bad']);
+    expect(recorded).toEqual(['sim/zone-a slow']);
     expect(lines.filter((l) => String(l.msg).startsWith('event loop recovered'))).toHaveLength(1);
   });
 
