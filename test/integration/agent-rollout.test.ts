@@ -138,7 +138,7 @@ describe('agent rollout across the warm pool', () => {
       if (readyOn(a, '1.5.0') >= 1 && readyOn(a, '1.6.0') >= 1) return true;
       await leaseAndRelease();
       return false;
-    }, { what: 'ready machines on both versions', everyMs: 200 });
+    }, { what: 'ready machines on both versions', everyMs: 200, timeoutMs: 120_000 });
     const canary = await api<{ agentVersion: string }>('POST', '/v1/pools/small/leases', { wait: '5s', agentVersion: '1.6.0' });
     expect(canary).toMatchObject({ status: 200, body: { agentVersion: '1.6.0' } });
     expect((await api('POST', '/v1/pools/small/leases', { agentVersion: '$(id)' })).status).toBe(400);
@@ -170,7 +170,7 @@ describe('agent rollout across the warm pool', () => {
     const resumed = await cli('agent', 'resume', '--pool', 'small');
     expect(resumed).toEqual({ code: 0, output: 'canary resumed in small\n' });
     expect((await agent()).canaryHalted).toBeUndefined();
-  });
+  }, 300_000);
 });
 
 function agentOf(): Record<string, unknown> {
