@@ -175,6 +175,10 @@ const simSchema = z.strictObject({
   authorizedKeyPath: text(),
   /** How long terminated instances stay visible to DescribeInstances, as on EC2. */
   terminatedRetention: duration(),
+  /** Image ids that exist in the simulated region: DescribeImages finds them; RunInstances of any other answers InvalidAMIID.NotFound. */
+  images: z.array(text().regex(/^ami-[a-z0-9-]+$/, { error: (iss) => `expected an image id like "ami-vmpool-small", got ${show(iss.input)}` })),
+  /** Instance types each zone offers, `*` for every zone not named: DescribeInstanceTypeOfferings; RunInstances of another type there answers Unsupported. */
+  offerings: z.record(z.string(), z.array(text(), { error: (iss) => `expected a list of instance types, got ${show(iss.input)}` })),
   /** EC2's eventual consistency: how long a new instance stays unknown to the API. */
   consistency: z.strictObject({ delay: delayRange().prefault('0s') }).prefault({}),
   /** EC2's API token buckets, per action; EC2's figures unless replaced here. */
@@ -401,6 +405,9 @@ export const configSchema = z
         if (!known.has(zone)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'zones', j], message: `expected one of ${[...known].join(', ')}, got ${show(zone)}` });
       });
     });
+    for (const zone of Object.keys(config.sim.offerings)) {
+      if (zone !== '*' && !config.sim.zones.includes(zone)) ctx.addIssue({ code: 'custom', path: ['sim', 'offerings', zone], message: `expected "*" or one of sim.zones (${config.sim.zones.join(', ')}), got ${show(zone)}` });
+    }
     if (config.http.requireToken && !config.http.token) {
       ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: 'required when http.requireToken is true (set API_TOKEN)' });
     }

@@ -1,8 +1,11 @@
 import type { CallInfo } from './api-gate.js';
-import { Ec2Error } from './ec2-error.js';
+import type { Ec2Catalog } from './ec2-catalog.js';
+import { imagesXml, offeringsXml } from './ec2-catalog-xml.js';
+import { Ec2Error, invalidValue } from './ec2-error.js';
 import { isNonMutating } from './ec2-limits.js';
 import type { Ec2Model, RunRequest } from './ec2-model.js';
 import { QueryParams, leaf, responseXml } from './ec2-query.js';
+import { decodePageToken, encodePageToken } from './ec2-rules.js';
 import { reservationSetXml, reservationXml, stateChangesXml, zonesXml } from './ec2-xml.js';
 
 type Action = (model: Ec2Model, params: QueryParams) => string;
@@ -17,7 +20,7 @@ const ACTIONS: Record<string, Action> = {
   DescribeInstances: (model, params) => {
     const page = model.describe({
       instanceIds: params.list('InstanceId'),
-      filters: params.members('Filter').map((f) => ({ name: f.required('Name'), values: f.list('Value') })),
+      filters: filtersOf(params),
       maxResults: params.integer('MaxResults'),
       nextToken: params.get('NextToken') || undefined,
     });
@@ -28,7 +31,32 @@ const ACTIONS: Record<string, Action> = {
     model.createTags(params.list('ResourceId'), params.pairs('Tag'));
     return leaf('return', true);
   },
+  DescribeImages: (model, params) => {
+    if (params.members('Filter').length > 0) throw invalidValue('The simulated cloud answers DescribeImages by ImageId only');
+    return imagesXml(catalogOf(model).describeImages(params.list('ImageId')));
+  },
+  DescribeInstanceTypeOfferings: (model, params) => {
+    const offerings = catalogOf(model).offerings(params.get('LocationType'), filtersOf(params));
+    const maxResults = params.integer('MaxResults');
+    if (maxResults !== undefined && (maxResults < 5 || maxResults > 1000)) {
+      throw invalidValue(`Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+    }
+    // The token is an offset into the (stable) offering list.
+    const start = params.get('NextToken') ? decodePageToken(params.get('NextToken')!) : 0;
+    const end = maxResults === undefined ? offerings.length : start + maxResults;
+    return offeringsXml(offerings.slice(start, end)) + leaf('nextToken', end < offerings.length ? encodePageToken(end) : undefined);
+  },
 };
+
+function filtersOf(params: QueryParams): { name: string; values: string[] }[] {
+  return params.members('Filter').map((f) => ({ name: f.required('Name'), values: f.list('Value') }));
+}
+
+// A model built without a catalog (unit tests of other rules) answers these actions as a region that lacks them.
+function catalogOf(model: Ec2Model): Ec2Catalog {
+  if (!model.catalog) throw new Ec2Error('InvalidAction', 'The action is not valid for this web service.');
+  return model.catalog;
+}
 
 /** The actions the simulated cloud answers, in EC2's spelling. */
 export const SUPPORTED_ACTIONS: readonly string[] = Object.keys(ACTIONS).sort();
@@ -43,7 +71,7 @@ export function handleAction(model: Ec2Model, params: QueryParams, requestId: st
 export function callInfo(params: QueryParams): CallInfo {
   const action = knownAction(params);
   const has = (prefix: string) => params.list(prefix).length > 0 || params.members(prefix).length > 0;
-  const unfiltered = isNonMutating(action) && !has('Filter') && !has('InstanceId') && params.get('MaxResults') === undefined;
+  const unfiltered = isNonMutating(action) && !has('Filter') && !has('InstanceId') && !has('ImageId') && params.get('MaxResults') === undefined;
   return { action, dryRun: params.get('DryRun') === 'true', resourceCost: resourceCost(action, params), unfiltered };
 }
 

@@ -51,9 +51,15 @@ function checkLimits(filters: readonly Filter[]): void {
   }
 }
 
-function compileFilter(filter: Filter): (instance: Filterable) => boolean {
+/** One filter's values as a predicate on a field's value (values OR together, with EC2's wildcards), for any resource. */
+export function compileMatcher(filter: Filter): (value: string) => boolean {
+  checkLimits([filter]);
   if (filter.values.length === 0) throw invalidValue(`The filter '${filter.name}' requires at least one value`);
-  const matches = anyOf(filter.values);
+  return anyOf(filter.values);
+}
+
+function compileFilter(filter: Filter): (instance: Filterable) => boolean {
+  const matches = compileMatcher(filter);
   if (filter.name.startsWith('tag:')) {
     const key = filter.name.slice('tag:'.length);
     return (i) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Ec2Catalog } from './ec2-catalog.js';
 import { drawDelay, STRONGLY_CONSISTENT, type DelayRange } from './ec2-consistency.js';
 import { Ec2Error, checkInstanceIds, instancesNotFound, missingParameter } from './ec2-error.js';
 import { compileFilters, type Filter } from './ec2-filters.js';
@@ -35,6 +36,8 @@ export interface Ec2ModelOptions {
   hooks?: ModelHooks;
   /** How long a new instance stays unknown to DescribeInstances, TerminateInstances and CreateTags; none by default. */
   consistency?: DelayRange;
+  /** Which images exist and which types each zone offers; without one, any well-formed image and type launches anywhere. */
+  catalog?: Ec2Catalog;
 }
 
 interface TokenRecord {
@@ -79,6 +82,11 @@ export class Ec2Model {
     return zoneInfo(this.options.region, this.options.zones);
   }
 
+  /** The region's images and instance type offerings, when it has a catalog. */
+  get catalog(): Ec2Catalog | undefined {
+    return this.options.catalog;
+  }
+
   /** RunInstances: a new reservation, or the original one when the client token was seen before. */
   run(request: RunRequest): { reservation: Reservation; created: boolean } {
     this.sweep();
@@ -91,6 +99,7 @@ export class Ec2Model {
       }
       if (known) return { reservation: known.reservation, created: false };
     }
+    this.options.catalog?.checkLaunch(request.imageId, request.instanceType, placement.zone);
     const faults = this.faults.forZone(placement.zone); // one read: a change mid-call applies to the next launch
     const failure = launchFailure(faults, { zone: placement.zone, instanceType: request.instanceType, zones: this.options.zones }, this.random);
     if (failure) throw failure;

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { ApiGate } from './api-gate.js';
 import { answerApiControl, isApiControlPath, type ApiControlDeps } from './api-control.js';
 import { SUPPORTED_ACTIONS, callInfo, handleAction } from './ec2-actions.js';
+import { Ec2Catalog } from './ec2-catalog.js';
 import { Ec2Error } from './ec2-error.js';
 import type { SimInstance, SimState } from './ec2-instance.js';
 import { Ec2Model } from './ec2-model.js';
@@ -92,7 +93,8 @@ export async function startSimCloud(options: SimCloudOptions): Promise<SimCloud>
   const faults = new FaultTable();
   const hooks = { launched: (i: SimInstance) => fleet.boot(i), terminating: (i: SimInstance) => fleet.shutdown(i) };
   const { region, zones, terminatedRetention, sshPort, bootDelay, bootSpread } = config;
-  const model = new Ec2Model({ region, zones, terminatedRetention, now: options.now, random: options.random, faults, hooks, consistency: config.consistency.delay });
+  const catalog = new Ec2Catalog({ region, zones, images: config.images, offerings: config.offerings });
+  const model = new Ec2Model({ region, zones, terminatedRetention, now: options.now, random: options.random, faults, hooks, consistency: config.consistency.delay, catalog });
   const gate = new ApiGate(config.throttling, options.now);
   const hostKeyTag = options.hostKeyTag ?? 'vmpool:host-key';
   const fleet = new SimFleet({ model, sshPort, bootDelay, bootSpread, rootDir, authorizedKey, hostKeyTag, logger, random: options.random, binDirs: [binDir] });

@@ -8,7 +8,7 @@ import { parseConfig, type Config } from '../../src/config.js';
 import { freePort } from '../../src/local/free-port.js';
 import { runWorker, type Child } from './child.js';
 import { simProviders } from './system.js';
-import { mergeDeep, rawDefaults, simRegistryConfigs, simRegistryUrls, testKeyPath } from './test-config.js';
+import { mergeDeep, rawDefaults, simRegistryConfigs, simRegistryUrls, simTestImages, testKeyPath } from './test-config.js';
 
 /** The one configuration every process of a multi-process test runs with. */
 export interface ProcessConfig {
@@ -39,7 +39,7 @@ export async function processConfig(overrides: Record<string, unknown>): Promise
     producer: { reconcileEvery: '300ms' },
     shutdown: { grace: '2s' },
     booter: { describeEvery: '100ms' },
-    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '200ms', registries: simRegistryConfigs(registryPorts) },
+    sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '200ms', registries: simRegistryConfigs(registryPorts), images: simTestImages() },
     providers: simProviders(simUrl),
     registries: simRegistryUrls(registryPorts),
   });

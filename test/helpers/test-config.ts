@@ -32,6 +32,11 @@ export function simRegistryUrls(ports: readonly number[]): { name: string; url: 
   return simRegistryConfigs(ports).map((r, i) => ({ name: String(r.name), url: `http://127.0.0.1:${ports[i]}` }));
 }
 
+/** The default sim images plus `ami-test`, the image tests that call the EC2 API directly launch. */
+export function simTestImages(): string[] {
+  return [...(rawDefaults().sim as { images: string[] }).images, 'ami-test'];
+}
+
 /** The run's throwaway login key pair (private key path; `.pub` beside it). */
 export function testKeyPath(): string {
   return inject('keyPath');
@@ -51,7 +56,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Readonly<Co
     ssh: { privateKeyPath: key, connectTimeout: '2s', retryEvery: '100ms' },
     producer: { reconcileEvery: '500ms' },
     booter: { describeEvery: '100ms' },
-    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs() },
+    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs(), images: simTestImages() },
   });
   return parseConfig(mergeDeep(base, overrides));
 }

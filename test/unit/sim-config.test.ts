@@ -36,3 +36,19 @@ describe('sim.consistency and sim.throttling', () => {
     expect(problems.some((p) => p.includes('runinstances') && p.includes('EC2 action name')), problems.join(' / ')).toBe(true);
   });
 });
+
+describe('sim.images and sim.offerings', () => {
+  it('default to the images and instance types the default pools launch, in every zone', () => {
+    const config = parseConfig(rawDefaults(), { baseDir: '/srv/vmpool' });
+    for (const pool of config.pools) {
+      expect(config.sim.images).toContain(pool.imageId);
+      for (const type of pool.instanceTypes) expect(config.sim.offerings['*']).toContain(type);
+    }
+  });
+
+  it('name the key and the reason for an image id that is not one and a zone the sim does not have', () => {
+    const problems = problemsOf({ images: ['vmpool-small'], offerings: { 'zone-z': ['t3.small'] } });
+    expect(problems.some((p) => p.startsWith('sim.images.0:') && p.includes('"vmpool-small"')), problems.join(' / ')).toBe(true);
+    expect(problems.some((p) => p.startsWith('sim.offerings.zone-z:') && p.includes('zone-a, zone-b, zone-c')), problems.join(' / ')).toBe(true);
+  });
+});
