@@ -305,6 +305,8 @@ export const configSchema = z
       terminateConcurrency: wholeNumber(1),
       /** A fatal launch error (bad credentials, bad image id) halts the pool's launches this long, unless resumed sooner. */
       fatalPause: duration(),
+      /** At start, check each pool against its provider (DryRun launches, image, offerings) and warn about what fails; never blocks the start. */
+      preflightAtStart: flag(),
     }),
     booter: z.strictObject({
       concurrency: wholeNumber(1),

@@ -5,12 +5,14 @@ import { userInfo } from 'node:os';
 import { describeCliError } from '../src/cli/cli-error.js';
 import { loadConfig, type Config } from '../src/config.js';
 
-// The CLI works without a valid local config when --url is given, so config problems are not fatal here.
+// The CLI works without a valid local config when --url is given, so config problems are not fatal here;
+// commands that need it (doctor) report them.
 let config: Readonly<Config> | undefined;
+let configError: unknown;
 try {
   config = loadConfig();
-} catch {
-  config = undefined;
+} catch (err) {
+  configError = err;
 }
 
 const program = buildProgram({
@@ -26,6 +28,10 @@ const program = buildProgram({
   progress: process.stderr,
   simProvider: config?.providers.find((p) => p.endpoint?.endsWith(`:${config?.sim.port}`))?.name ?? 'sim',
   leasedBy: userInfo().username,
+  config: () => {
+    if (!config) throw configError;
+    return config;
+  },
 });
 
 try {

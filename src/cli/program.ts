@@ -12,6 +12,8 @@ import { parseDuration } from '../duration.js';
 import { addLeasesCommand } from './lease-commands.js';
 import { formatWaitProgress, startProgress, type ProgressStream } from './wait-progress.js';
 import { leaseSshCommand } from './lease-ssh.js';
+import { addDoctorCommand } from './doctor-command.js';
+import type { Config } from '../config.js';
 
 type Lease = ReturnType<typeof leaseView>;
 
@@ -31,6 +33,8 @@ export interface CliContext {
   simProvider?: string;
   /** Who the CLI says asked for a lease, unless `--by` says otherwise. */
   leasedBy?: string;
+  /** The local configuration, for commands that talk to the cloud themselves (`doctor`); throws why it is unusable. */
+  config?(): Readonly<Config>;
 }
 
 /** What every command file gets: an API client for the global flags, and one way to print. */
@@ -90,6 +94,13 @@ export function buildProgram(ctx: CliContext): Command {
   addOperatorCommands(program, kit, (line) => ctx.print(line));
   addAgentCommands(program, kit);
   addSimCommands(program, { simUrl: (flags) => ctx.simUrl(flags), print: (line) => ctx.print(line), simProvider: ctx.simProvider });
+  addDoctorCommand(program, {
+    config: () => {
+      if (!ctx.config) throw new Error('doctor needs the configuration (config/ and NODE_CONFIG), and none was loaded');
+      return ctx.config();
+    },
+    print: (line) => ctx.print(line),
+  });
   return program;
 }
 

@@ -12,6 +12,8 @@ import {
 import type { ProviderConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { Ec2RetryStrategy } from './ec2-retry-strategy.js';
+import { ec2Preflight } from './ec2-preflight.js';
+import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider } from './provider.js';
 
 export interface Ec2ProviderOptions {
@@ -163,6 +165,11 @@ export class Ec2Provider implements Provider {
     return (output.TerminatingInstances ?? [])
       .filter((t) => t.CurrentState?.Name === 'shutting-down' || t.CurrentState?.Name === 'terminated')
       .flatMap((t) => (t.InstanceId ? [t.InstanceId] : []));
+  }
+
+  /** EC2's DryRun and lookups, changing nothing: see ec2-preflight.ts. */
+  preflight(pool: PreflightPool, options: CallOptions = {}): Promise<PreflightCheck[]> {
+    return ec2Preflight({ client: this.client, subnets: this.subnets }, pool, options.signal);
   }
 
   /** Releases the client's sockets. */

@@ -2,6 +2,7 @@ import CircuitBreaker from 'opossum';
 import { classify, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { abortScope } from '../abort-scope.js';
 
 /** `cloudApi` from the config, durations in ms. */
@@ -140,6 +141,11 @@ export class GuardedProvider implements Provider {
 
   listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
     return this.guard((o) => this.inner.listByTags(tags, o), options);
+  }
+
+  /** Straight to the cloud, not through the guard: a check at start neither waits on nor trips the endpoint breaker. */
+  preflight(pool: PreflightPool, options?: CallOptions): Promise<PreflightCheck[]> {
+    return this.inner.preflight ? this.inner.preflight(pool, options) : Promise.resolve([]);
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { PreflightCheck, PreflightPool } from './preflight-check.js';
+
 /**
  * What vmpool needs from a cloud. Implementations return partial results
  * rather than throwing where the cloud can answer for some machines only, and
@@ -41,6 +43,14 @@ export interface Provider {
 
   /** False while this process fails fast on the provider's API; its zones are skipped meanwhile. */
   isAvailable?(): boolean;
+
+  /**
+   * Asks the cloud, without launching or changing anything, whether this
+   * pool's launches and vmpool's other calls would be accepted: permissions,
+   * the image, each instance type in each zone. One row per check; a check
+   * the cloud refused is a row, not a rejection.
+   */
+  preflight?(pool: PreflightPool, options?: CallOptions): Promise<PreflightCheck[]>;
 }
 
 export interface CallOptions {

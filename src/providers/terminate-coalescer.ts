@@ -1,4 +1,5 @@
 import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { abortScope } from '../abort-scope.js';
 
 interface Waiting {
@@ -88,6 +89,10 @@ export class TerminateCoalescer implements Provider {
 
   tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void> {
     return this.inner.tag(instanceIds, tags, options);
+  }
+
+  preflight(pool: PreflightPool, options?: CallOptions): Promise<PreflightCheck[]> {
+    return this.inner.preflight ? this.inner.preflight(pool, options) : Promise.resolve([]);
   }
 
   close(): void {

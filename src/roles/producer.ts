@@ -8,6 +8,7 @@ import { reapOnce } from '../pool/reaper.js';
 import { BootTimes, slowBootSettings } from '../boot/boot-times.js';
 import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
 import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
+import { warnOnPreflight } from '../pool/preflight.js';
 
 export type ProducerDeps = AppDeps;
 
@@ -54,8 +55,11 @@ export async function startProducer(deps: ProducerDeps): Promise<RoleHandle> {
   await scheduleTerminationSweeps(deps);
   await requestTerminationSweep(queues);
   for (const pool of config.pools) await requestReconcile(queues, pool.name);
+  // Beside the running role, never holding it up: its findings are warnings.
+  const preflight = config.producer.preflightAtStart ? warnOnPreflight({ ...deps, logger: logger.child({ component: 'preflight' }) }) : undefined;
   return {
     close: async () => {
+      preflight?.stop();
       watch.stop();
       await closeWorkers(workers, config.shutdown.grace, logger, shutdown);
     },

@@ -36,7 +36,8 @@ export async function processConfig(overrides: Record<string, unknown>): Promise
     redis: { url: inject('redisUrl'), prefix },
     log: { level: 'info', pretty: false },
     ssh: { privateKeyPath: key, connectTimeout: '1s', retryEvery: '100ms' },
-    producer: { reconcileEvery: '300ms' },
+    // Off: tests count the cloud calls a producer makes; producer-preflight.test.ts turns it on.
+    producer: { reconcileEvery: '300ms', preflightAtStart: false },
     shutdown: { grace: '2s' },
     booter: { describeEvery: '100ms' },
     sim: { port: simPort, authorizedKeyPath: `${key}.pub`, bootDelay: '100ms', bootSpread: '200ms', registries: simRegistryConfigs(registryPorts), images: simTestImages() },

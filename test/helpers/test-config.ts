@@ -54,7 +54,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Readonly<Co
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false },
     http: { port: 0 },
     ssh: { privateKeyPath: key, connectTimeout: '2s', retryEvery: '100ms' },
-    producer: { reconcileEvery: '500ms' },
+    // Off: tests count the cloud calls a producer makes; producer-preflight.test.ts turns it on.
+    producer: { reconcileEvery: '500ms', preflightAtStart: false },
     booter: { describeEvery: '100ms' },
     sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs(), images: simTestImages() },
   });
