@@ -28,6 +28,7 @@ async function doctorJson(env: Record<string, string>): Promise<{ code: number |
 }
 
 const failed = (checks: readonly PreflightRow[]) => checks.filter((c) => !c.ok);
+const withoutDetail = ({ detail: _detail, ...row }: PreflightRow) => row;
 const ZONES = ['sim/zone-a', 'sim/zone-b', 'sim/zone-c'];
 
 describe('vmpool doctor', () => {
@@ -80,13 +81,15 @@ describe('vmpool doctor', () => {
     const { env } = await startCloud({ pools: [{ ...small, imageId: 'ami-deregistered' }, large] });
     const { code, checks } = await doctorJson(env);
     expect(code).toBe(1);
-    expect(failed(checks)).toEqual([{ pool: 'small', zone: null, check: 'image ami-deregistered', ok: false, detail: expect.stringMatching(/^InvalidAMIID\.NotFound: .*ami-deregistered/) }]);
+    expect(failed(checks).map(withoutDetail)).toEqual([{ pool: 'small', zone: null, check: 'image ami-deregistered', ok: false }]);
+    expect(failed(checks)[0]!.detail).toMatch(/^InvalidAMIID\.NotFound: .*ami-deregistered/);
   });
 
   it('fails on an instance type a zone does not offer, in that zone only', async () => {
     const { env } = await startCloud({ sim: { offerings: { 'zone-b': ['t3.small'] } } });
     const { code, checks } = await doctorJson(env);
     expect(code).toBe(1);
-    expect(failed(checks)).toEqual([{ pool: 'large', zone: 'sim/zone-b', check: 'm5.xlarge offered', ok: false, detail: expect.stringContaining('does not offer m5.xlarge') }]);
+    expect(failed(checks).map(withoutDetail)).toEqual([{ pool: 'large', zone: 'sim/zone-b', check: 'm5.xlarge offered', ok: false }]);
+    expect(failed(checks)[0]!.detail).toContain('does not offer m5.xlarge');
   });
 });
