@@ -117,9 +117,11 @@ async function request(pool: PoolConfig, limits: PoolLimits, placement: Placemen
  * fast on its launches) is not an open zone, and is said first.
  */
 function blockedBecause(candidates: readonly ZoneCandidate[], halts: ReadonlyMap<string, ProviderHalt>): string | undefined {
-  if (!allZonesBlocked(candidates)) return undefined;
+  // A halted provider's zones stay cut off during its trial launch: the halt is what is true until it clears.
+  const cutOff = (c: ZoneCandidate) => !c.reachable || halts.has(splitZoneId(c.zone).provider);
+  if (candidates.some((c) => c.state === 'closed' && c.instanceTypes.length > 0 && !cutOff(c))) return undefined;
   // Zones that would take launches but for their provider's API.
-  const cut = candidates.filter((c) => c.state !== 'open' && c.instanceTypes.length > 0 && !c.reachable);
+  const cut = candidates.filter((c) => c.state !== 'open' && c.instanceTypes.length > 0 && cutOff(c));
   const providers = [...new Set(cut.map((c) => splitZoneId(c.zone).provider))];
   if (providers.length > 0) {
     return providers
