@@ -85,7 +85,7 @@ export class ApiGate {
     stats.calls++;
     const failure = this.failing.get(call.action);
     // An endpoint in an outage answers before it counts tokens or checks anything.
-    if (failure) throw new Ec2Error(failure.code, `The service is unavailable. Please try again shortly. (simulated outage of ${call.action})`, failure.status);
+    if (failure) throw new Ec2Error(failure.code, `${failure.status >= 503 ? 'The service is unavailable. Please try again shortly.' : 'An internal error has occurred.'} (simulated outage of ${call.action})`, failure.status);
     const now = this.now();
     if (this.throttling.enabled && !this.bucket(call.action, call.unfiltered ? 'unfiltered' : 'request', now)?.take(1, now)) {
       stats.throttled++;

@@ -67,13 +67,13 @@ describe('an outage of DescribeInstances', () => {
       cloudApi: { resetTimeout: '2s' },
       ...onePool({ warm: 1, max: 3, bootTimeout: '10s' }),
     });
-    await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'the first machine ready' });
+    await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'the first machine ready', timeoutMs: 60_000 });
     // Its boot time is on record: from now on a boot of this kind can be judged slow.
-    await waitFor(async () => (await app.redis.keys(`${config.redis.prefix}:boot-times*`)).length === 1, { what: 'its boot time recorded' });
+    await waitFor(async () => (await app.redis.keys(`${config.redis.prefix}:boot-times*`)).length === 1, { what: 'its boot time recorded', timeoutMs: 60_000 });
 
     sim.api.fail('DescribeInstances', { code: 'ServiceUnavailable', status: 503 });
     await lease();
-    const booting = await waitFor(async () => (await app.store.list('small', 'booting')).find((m) => m.launchedAt !== undefined), { what: 'the replacement launched during the outage' });
+    const booting = await waitFor(async () => (await app.store.list('small', 'booting')).find((m) => m.launchedAt !== undefined), { what: 'the replacement launched during the outage', timeoutMs: 60_000 });
     const before = calls(sim, 'DescribeInstances').calls;
     // Past its boot deadline and its slow time, describe failing all along.
     await waitFor(async () => Date.now() > booting.launchedAt! + 15_000 && calls(sim, 'DescribeInstances').calls > before + 2, { what: 'the outage to outlast the boot deadline', timeoutMs: 60_000 });
@@ -109,13 +109,13 @@ describe('RunInstances failing with a server error that is not capacity', () => 
 
   it('opens the launch guard alone: releases are still terminated, and the pool says the API is down, not that every zone is open', async () => {
     const { app, sim } = await start({ cloudApi: { volumeThreshold: 3, resetTimeout: '10m' }, ...onePool({ warm: 3, max: 6 }) });
-    await waitFor(async () => (await app.store.list('small', 'ready')).length === 3, { what: 'three ready machines' });
+    await waitFor(async () => (await app.store.list('small', 'ready')).length === 3, { what: 'three ready machines', timeoutMs: 60_000 });
     sim.api.fail('RunInstances', { code: 'InternalError', status: 500 });
     const leased = [await lease(), await lease(), await lease()];
     const provider = app.providers.get('sim')!;
     // Their replacements fail until this process fails fast on RunInstances.
     await waitFor(() => provider.isAvailable?.() === false, { what: 'the launch guard to open', timeoutMs: 60_000 });
-    const alert = await waitFor(async () => (await status()).pools[0]!.alert, { what: 'the pool alert' });
+    const alert = await waitFor(async () => (await status()).pools[0]!.alert, { what: 'the pool alert', timeoutMs: 60_000 });
     expect(alert.reason).toContain('cloud API of provider sim unavailable');
 
     for (const id of leased) expect((await fetch(`${app.url}/v1/leases/${id}`, { method: 'DELETE' })).status).toBe(200);
@@ -133,9 +133,9 @@ describe('a refused permission', () => {
 
   it('on RunInstances halts the provider for every process, with an alert, a metric and one error log, until the operator resumes it', async () => {
     const { app, sim, config } = await start(onePool({ warm: 2, max: 4 }), (s) => s.api.deny('RunInstances'));
-    const halted = await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted' });
+    const halted = await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted', timeoutMs: 60_000 });
     expect(halted).toMatchObject({ action: 'launch', reason: expect.stringContaining('UnauthorizedOperation') as unknown });
-    const pool = await waitFor(async () => ((await status()).pools[0]!.alert ? (await status()).pools[0] : undefined), { what: 'the pool alert' });
+    const pool = await waitFor(async () => ((await status()).pools[0]!.alert ? (await status()).pools[0] : undefined), { what: 'the pool alert', timeoutMs: 60_000 });
     expect(pool.alert!.reason).toContain('provider sim halted');
     // The pool is not halted: its own configuration is fine.
     expect(pool.halted).toBeUndefined();
@@ -143,7 +143,7 @@ describe('a refused permission', () => {
     expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^vmpool_provider_halted\{provider="sim"\} 1$/m);
 
     // Both launches were refused (the second after the halt): one error in the log.
-    await waitFor(() => calls(sim, 'RunInstances').denied >= 2, { what: 'both launches refused' });
+    await waitFor(() => calls(sim, 'RunInstances').denied >= 2, { what: 'both launches refused', timeoutMs: 60_000 });
     await waitFor(async () => (await allMachines(config.redis.prefix)).every((m) => m.state !== 'requested' && m.state !== 'launching'), { what: 'the refused launches given up', timeoutMs: 60_000 });
     await app.epoch.renew();
     expect(await reconcilePool(config.pools[0]!, { ...app, config, logger: createLogger({ level: 'silent', pretty: false }), now: Date.now })).toEqual({ requested: 0, retired: 0 });
@@ -161,7 +161,7 @@ describe('a refused permission', () => {
 
   it('is cleared by the one trial launch after producer.fatalPause, once the permission is back', async () => {
     const { app, sim } = await start({ producer: { fatalPause: '3s' }, ...onePool({ warm: 1, max: 2 }) }, (s) => s.api.deny('RunInstances'));
-    await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted' });
+    await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted', timeoutMs: 60_000 });
     sim.api.allow();
     await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'the trial launch to refill the pool', timeoutMs: 60_000 });
     expect((await status()).providers.find((p) => p.name === 'sim')?.halted).toBeUndefined();
@@ -170,14 +170,14 @@ describe('a refused permission', () => {
 
   it('on TerminateInstances is loud, not a warning per sweep, and clears once terminations go through again', async () => {
     const { app, sim } = await start(onePool({ warm: 1, max: 2 }));
-    await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'a ready machine' });
+    await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'a ready machine', timeoutMs: 60_000 });
     sim.api.deny('TerminateInstances');
     const id = await lease();
     expect((await fetch(`${app.url}/v1/leases/${id}`, { method: 'DELETE' })).status).toBe(200);
-    const halted = await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted' });
+    const halted = await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted, { what: 'the provider halted', timeoutMs: 60_000 });
     expect(halted.action).toBe('terminate');
     // Every sweep meets the refusal again; the error is logged once.
-    await waitFor(() => calls(sim, 'TerminateInstances').denied >= 3, { what: 'sweeps refused again' });
+    await waitFor(() => calls(sim, 'TerminateInstances').denied >= 3, { what: 'sweeps refused again', timeoutMs: 60_000 });
     expect(haltLogs()).toHaveLength(1);
     expect((await app.store.get(id))?.state).toBe('terminating');
 
