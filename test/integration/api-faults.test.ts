@@ -76,7 +76,7 @@ describe('an outage of DescribeInstances', () => {
     const booting = await waitFor(async () => (await app.store.list('small', 'booting')).find((m) => m.launchedAt !== undefined), { what: 'the replacement launched during the outage', timeoutMs: 60_000 });
     const before = calls(sim, 'DescribeInstances').calls;
     // Past its boot deadline and its slow time, describe failing all along.
-    await waitFor(async () => Date.now() > booting.launchedAt! + 15_000 && calls(sim, 'DescribeInstances').calls > before + 2, { what: 'the outage to outlast the boot deadline', timeoutMs: 60_000 });
+    await waitFor(() => Date.now() > booting.launchedAt! + 15_000 && calls(sim, 'DescribeInstances').calls > before + 2, { what: 'the outage to outlast the boot deadline', timeoutMs: 60_000 });
     expect((await app.store.get(booting.id))?.state).toBe('booting');
 
     sim.api.heal('DescribeInstances');
