@@ -93,7 +93,7 @@ describe('an outage of DescribeInstances', () => {
     expect(Object.values(await app.store.counts('small')).every((byState) => !byState.slow)).toBe(true);
     expect((await app.counters.read()).boots.filter((row) => row.result !== 'ready')).toEqual([]);
     await expectNoZoneBlamed();
-  });
+  }, 180_000);
 });
 
 describe('RunInstances failing with a server error that is not capacity', () => {
@@ -105,7 +105,7 @@ describe('RunInstances failing with a server error that is not capacity', () => 
     expect(failed.every((m) => m.failureDetail?.startsWith('InternalError'))).toBe(true);
     expect(calls(sim, 'RunInstances').calls).toBeGreaterThanOrEqual(3);
     await expectNoZoneBlamed();
-  });
+  }, 180_000);
 
   it('opens the launch guard alone: releases are still terminated, and the pool says the API is down, not that every zone is open', async () => {
     const { app, sim } = await start({ cloudApi: { volumeThreshold: 3, resetTimeout: '10m' }, ...onePool({ warm: 3, max: 6 }) });
@@ -125,7 +125,7 @@ describe('RunInstances failing with a server error that is not capacity', () => 
     expect(ended.map((i) => i.state).filter((s) => s !== 'terminated' && s !== 'shutting-down')).toEqual([]);
     expect((await status()).pools[0]!.alert?.reason).not.toContain('every zone');
     await expectNoZoneBlamed();
-  });
+  }, 180_000);
 });
 
 describe('a refused permission', () => {
@@ -157,7 +157,7 @@ describe('a refused permission', () => {
     const after = await status();
     expect(after.providers.find((p) => p.name === 'sim')?.halted).toBeUndefined();
     expect(after.alerts).toEqual([]);
-  });
+  }, 180_000);
 
   it('is cleared by the one trial launch after producer.fatalPause, once the permission is back', async () => {
     const { app, sim } = await start({ producer: { fatalPause: '3s' }, ...onePool({ warm: 1, max: 2 }) }, (s) => s.api.deny('RunInstances'));
@@ -166,7 +166,7 @@ describe('a refused permission', () => {
     await waitFor(async () => (await app.store.list('small', 'ready')).length === 1, { what: 'the trial launch to refill the pool', timeoutMs: 60_000 });
     expect((await status()).providers.find((p) => p.name === 'sim')?.halted).toBeUndefined();
     expect(haltLogs()).toHaveLength(1);
-  });
+  }, 180_000);
 
   it('on TerminateInstances is loud, not a warning per sweep, and clears once terminations go through again', async () => {
     const { app, sim } = await start(onePool({ warm: 1, max: 2 }));
@@ -184,5 +184,5 @@ describe('a refused permission', () => {
     sim.api.allow();
     await waitFor(async () => (await app.store.get(id))?.state === 'terminated', { what: 'the release terminated', timeoutMs: 60_000 });
     await waitFor(async () => (await status()).providers.find((p) => p.name === 'sim')?.halted === undefined, { what: 'the halt cleared by the next termination', timeoutMs: 30_000 });
-  });
+  }, 180_000);
 });
