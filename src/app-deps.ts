@@ -8,6 +8,7 @@ import type { Queues } from './queues.js';
 import type { ZoneBreaker } from './zones/breaker.js';
 import type { CapacityCache } from './zones/capacity-cache.js';
 import type { PoolFlags } from './pool/pool-flags.js';
+import type { ProviderHalts } from './providers/provider-halts.js';
 import type { LeaseWaiters } from './pool/lease-waiters.js';
 import type { Epoch } from './machines/epoch.js';
 import type { MachineLog } from './machines/machine-log.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   /** What zone choice obeys (`zones.strategy`): the Redis breaker unless a benchmark says otherwise. */
   zoneStrategy: ZoneStrategy;
   flags: PoolFlags;
+  /** Providers whose launches an authorization refusal halted, shared by every process. */
+  providerHalts: ProviderHalts;
   waiters: LeaseWaiters;
   /** Missing when Redis lost its data: nothing plans launches until the store is rebuilt. */
   epoch: Epoch;

@@ -9,6 +9,8 @@ import { OutcomeCounters } from './outcome-counters.js';
 import { Ec2Provider } from './providers/ec2.js';
 import { GuardedProvider } from './providers/guarded-provider.js';
 import { TerminateCoalescer } from './providers/terminate-coalescer.js';
+import { HaltingProvider } from './providers/halting-provider.js';
+import { ProviderHalts } from './providers/provider-halts.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './http/server.js';
@@ -45,7 +47,7 @@ export interface AppOptions {
 }
 
 /** A running process's services (what tests and the all-in-one reach into) and its lifecycle. */
-export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'zoneStrategy' | 'history'> {
+export interface App extends Pick<AppDeps, 'redis' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'zoneStrategy' | 'history' | 'providerHalts'> {
   /** The web role's server, listening, when that role runs. */
   readonly http?: FastifyInstance;
   /** Base URL of the web role, when it runs. */
@@ -79,9 +81,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const pulls = new PullCounters(redis, config.redis.prefix);
   const machineLog = new MachineLog(redis, config.redis.prefix);
   const history = new StatusHistory(redis, config.redis.prefix);
-  const providers = options.providers ?? buildProviders(config, logger);
+  const providerHalts = new ProviderHalts(redis, config.redis.prefix);
+  const providers = options.providers ?? buildProviders(config, providerHalts, logger, now);
   const zoneStrategy = buildZoneStrategy(config, breaker, capacity, logger);
-  const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, history, providers, now };
+  const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, providerHalts, waiters, epoch, rollouts, pulls, machineLog, history, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
   const privateKey = roles.includes('booter') ? readLoginKey(config.ssh.privateKeyPath) : undefined;
   const handles: RoleHandle[] = [];
@@ -120,7 +123,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await close();
     throw err;
   }
-  return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, history, http, url, close };
+  return { redis, store, queues, providers, counters, breaker, capacity, zoneStrategy, flags, providerHalts, waiters, epoch, rollouts, pulls, machineLog, history, http, url, close };
 }
 
 /** How long lease tags still in flight once the HTTP server has closed may hold the exit (the grace is spent by then). */
@@ -143,12 +146,17 @@ function buildZoneStrategy(config: Readonly<Config>, breaker: ZoneBreaker, capac
   return redisBreakerStrategy(breaker, capacity);
 }
 
-/** Each configured cloud, behind this process's fail-fast guard on its API endpoint. */
-function buildProviders(config: Readonly<Config>, logger: Logger): Map<string, Provider> {
+/**
+ * Each configured cloud, behind this process's fail-fast guard on each
+ * action of its API, watched for refusals that halt its launches (shared),
+ * with terminations coalesced into batches.
+ */
+function buildProviders(config: Readonly<Config>, halts: ProviderHalts, logger: Logger, now: () => number): Map<string, Provider> {
   return new Map(
     config.providers.map((p): [string, Provider] => {
       const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }));
-      return [p.name, new TerminateCoalescer(new GuardedProvider(ec2, config.cloudApi, logger))];
+      const watched = new HaltingProvider(new GuardedProvider(ec2, config.cloudApi, logger), halts, { pauseMs: config.producer.fatalPause, logger, now });
+      return [p.name, new TerminateCoalescer(watched)];
     }),
   );
 }

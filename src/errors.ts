@@ -3,9 +3,12 @@ import type { BootOutcome } from './outcome-counters.js';
 /**
  * What an error means for vmpool, decided in one place. A zone fault counts
  * against the zone's health; throttling means back off; fatal means retries
- * cannot help (bad credentials, bad image id); transient means try again.
+ * cannot help (bad credentials, bad image id); an API fault is the cloud's
+ * API endpoint in trouble (a 5xx other than capacity: EC2's endpoint is
+ * regional, so it says nothing of one zone; retried, counted by the
+ * process's API guard); transient means try again.
  */
-export type ErrorKind = 'zone-fault' | 'throttle' | 'fatal' | 'transient';
+export type ErrorKind = 'zone-fault' | 'throttle' | 'fatal' | 'api-fault' | 'transient';
 
 interface ErrorShape {
   name?: string;
@@ -17,10 +20,18 @@ interface ErrorShape {
 /** The cloud has no room for this instance type in this zone right now: try another type or zone. */
 const CAPACITY = /^(InsufficientInstanceCapacity|InsufficientHostCapacity|InsufficientReservedInstanceCapacity|InsufficientFreeAddressesInSubnet|Unsupported|InsufficientCapacity)$/;
 
+/**
+ * The account may not make the call (a missing IAM permission, bad or
+ * expired credentials, a region not opted in): no zone and no retry can
+ * help, and it holds for the whole provider, whichever call met it.
+ */
+const AUTH = /^(AuthFailure|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch|OptInRequired|Blocked|PendingVerification|AccessDenied|AccessDeniedException|UnrecognizedClientException|ExpiredToken|ExpiredTokenException|CredentialsProviderError)$/;
+
 const BY_NAME: ReadonlyArray<[RegExp, ErrorKind]> = [
   [CAPACITY, 'zone-fault'],
   [/^(RequestLimitExceeded|Throttling|ThrottlingException|TooManyRequestsException|RequestThrottled)$/, 'throttle'],
-  [/^(AuthFailure|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch|OptInRequired|Blocked|InvalidAMIID\..*|InvalidKeyPair\..*|InvalidSubnetID\..*|InvalidParameterValue|InvalidParameterCombination|IdempotentParameterMismatch|InvalidAction)$/, 'fatal'],
+  [AUTH, 'fatal'],
+  [/^(InvalidAMIID\..*|InvalidKeyPair\..*|InvalidSubnetID\..*|InvalidParameterValue|InvalidParameterCombination|IdempotentParameterMismatch|InvalidAction)$/, 'fatal'],
 ];
 
 export function classify(err: unknown): ErrorKind {
@@ -28,8 +39,15 @@ export function classify(err: unknown): ErrorKind {
   const name = shape.name ?? shape.code ?? '';
   for (const [pattern, kind] of BY_NAME) if (pattern.test(name)) return kind;
   const status = shape.$metadata?.httpStatusCode ?? 0;
-  if (shape.$fault === 'server' || status >= 500) return 'zone-fault';
+  // Capacity, the one server error that is a zone's, was matched by name above.
+  if (shape.$fault === 'server' || status >= 500) return 'api-fault';
   return 'transient';
+}
+
+/** An authorization or authentication refusal: halts the provider's launches (see ProviderHalts). */
+export function isAuthError(err: unknown): boolean {
+  const shape = (err ?? {}) as ErrorShape;
+  return AUTH.test(shape.name ?? shape.code ?? '');
 }
 
 /** A short, log-safe description: the error's name and message, never its request. */

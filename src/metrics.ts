@@ -12,7 +12,7 @@ export interface Metrics {
  * are read from Redis at scrape time, so one scrape of any web process shows
  * what every producer and booter did.
  */
-export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' | 'counters' | 'breaker' | 'flags' | 'waiters' | 'pulls' | 'rollouts' | 'now'>): Metrics {
+export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' | 'counters' | 'breaker' | 'flags' | 'providerHalts' | 'waiters' | 'pulls' | 'rollouts' | 'now'>): Metrics {
   const { config, store, counters } = deps;
   const registry = new Registry();
   // prom-client's default names already begin with process_ or nodejs_: the prefix is only ours.
@@ -55,6 +55,7 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' |
     },
   });
   registerZoneMetrics(registry, deps);
+  registerProviderMetrics(registry, deps);
   registerAgentMetrics(registry, deps);
   registerOpsMetrics(registry, deps);
   const leaseWait = new Histogram({
@@ -89,6 +90,21 @@ function registerAgentMetrics(registry: Registry, deps: Pick<AppDeps, 'config' |
         const rollout = await deps.rollouts.current(pool);
         if (rollout) this.set({ pool: pool.name }, rollout.canaryHalted ? 1 : 0);
       }
+    },
+  });
+}
+
+/** Providers halted by an authorization refusal, read from Redis at scrape time (every process's view). */
+function registerProviderMetrics(registry: Registry, deps: Pick<AppDeps, 'config' | 'providerHalts'>): void {
+  new Gauge({
+    name: 'vmpool_provider_halted',
+    help: "1 while a provider's launches are halted by an authorization or authentication refusal (resume: vmpool provider resume).",
+    labelNames: ['provider'],
+    registers: [registry],
+    async collect() {
+      const names = deps.config.providers.map((p) => p.name);
+      const halts = await deps.providerHalts.read(names);
+      for (const name of names) this.set({ provider: name }, halts.has(name) ? 1 : 0);
     },
   });
 }

@@ -2,6 +2,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { AppDeps } from './app-deps.js';
 import { lastReaperRun, type ReapSummary } from './pool/reaper.js';
 import { poolTarget } from './pool/target.js';
+import { ALL_ZONES_OPEN, type PoolFlags } from './pool/pool-flags.js';
 
 export type OpsMetricsDeps = Pick<AppDeps, 'config' | 'redis' | 'flags' | 'waiters' | 'now'>;
 
@@ -27,18 +28,19 @@ export function registerOpsMetrics(registry: Registry, deps: OpsMetricsDeps): vo
       }
     },
   });
-  const flags = (name: string, help: string, which: 'halted' | 'alert') =>
+  const flags = (name: string, help: string, raised: (f: Awaited<ReturnType<PoolFlags['read']>>) => boolean) =>
     new Gauge({
       name,
       help,
       labelNames: ['pool'],
       registers: [registry],
       async collect() {
-        for (const pool of deps.config.pools) this.set({ pool: pool.name }, (await deps.flags.read(pool.name))[which] ? 1 : 0);
+        for (const pool of deps.config.pools) this.set({ pool: pool.name }, raised(await deps.flags.read(pool.name)) ? 1 : 0);
       },
     });
-  flags('vmpool_pool_halted', '1 while a fatal launch error (bad credentials, bad image id) halts the pool\'s launches.', 'halted');
-  flags('vmpool_pool_all_zones_open', '1 while every zone of the pool is open: it probes the least-bad zone and launches nothing else.', 'alert');
+  flags('vmpool_pool_halted', '1 while a fatal launch error (bad credentials, bad image id) halts the pool\'s launches.', (f) => f.halted !== undefined);
+  // The alert also says when the provider's API cannot take launches: that is not an open zone.
+  flags('vmpool_pool_all_zones_open', '1 while every zone of the pool is open: it probes the least-bad zone and launches nothing else.', (f) => f.alert?.reason === ALL_ZONES_OPEN);
   registerReaperMetrics(registry, deps);
 }
 

@@ -8,6 +8,7 @@ import type { ZoneHealth } from './zones/breaker.js';
 import { readAgentStatus, type AgentStatus } from './agent/agent-status.js';
 import { isoTime, shownText } from './iso-time.js';
 import { belowTarget, type BelowTarget } from './pool/below-target.js';
+import { splitZoneId } from './providers/zone-id.js';
 
 /** A pool flag as the API shows it: the time as an ISO string. */
 export interface FlagView {
@@ -32,7 +33,7 @@ export interface PoolStatus {
   zones: Record<string, StateCounts>;
   /** Launching stopped after a fatal error (bad credentials, bad image id) until it lapses or is resumed. */
   halted?: FlagView;
-  /** Raised while every zone of the pool is open. */
+  /** Raised while no zone of the pool can take a launch: every zone open, or its provider's API unable to take launches (halted, failing fast). */
   alert?: FlagView;
   /** Why the pool holds fewer ready machines than its target, when it does. */
   belowTarget?: BelowTarget;
@@ -59,12 +60,38 @@ export interface ZoneStatus {
   failuresToOpen: number;
 }
 
+/** A provider whose launches are halted (an authorization refusal), for every process. */
+export interface ProviderHaltView {
+  reason: string;
+  /** The refused action (launch, describe, terminate, tag): its next success clears the halt. */
+  action: string;
+  since: string;
+  /** When a trial launch may go (a launch refusal only). */
+  retryAt: string;
+}
+
+export interface ProviderStatus {
+  name: string;
+  halted?: ProviderHaltView;
+}
+
+/** Something an operator must act on, in one list: a halted provider, a pool's alert or halt. */
+export interface AlertView {
+  kind: 'provider-halted' | 'pool-alert' | 'pool-halted';
+  /** The provider or pool it is about. */
+  subject: string;
+  message: string;
+  since: string;
+}
+
 export interface Status {
   pools: PoolStatus[];
   zones: ZoneStatus[];
+  providers: ProviderStatus[];
+  alerts: AlertView[];
 }
 
-export type StatusDeps = Pick<AppDeps, 'config' | 'store' | 'breaker' | 'flags' | 'waiters' | 'rollouts' | 'now'>;
+export type StatusDeps = Pick<AppDeps, 'config' | 'store' | 'breaker' | 'flags' | 'providerHalts' | 'waiters' | 'rollouts' | 'now'>;
 
 const COUNTED = STATES.filter((s): s is Exclude<MachineState, 'terminated'> => s !== 'terminated');
 
@@ -77,6 +104,7 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
   const { config, store } = deps;
   const zoneList = await readZones(deps);
   const breakers = new Map(zoneList.map((z) => [z.zone, z]));
+  const providers = await readProviders(deps);
   const pools = await Promise.all(
     config.pools.map(async (pool): Promise<PoolStatus> => {
       const [counts, flags, waiting, overdue, agent] = await Promise.all([
@@ -94,7 +122,9 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
       const agentPart = agent ? { agent } : {};
       const machines = stateCounts(totalsByState(counts));
       const halted = flagView(flags.halted);
-      const below = belowTarget({ name: pool.name, ...target, max: pool.max, machines, halted, zones: pool.zones.flatMap((z) => breakers.get(z) ?? []) });
+      const refused = providers.find((p) => p.halted && pool.zones.some((z) => splitZoneId(z).provider === p.name));
+      const providerHalted = refused?.halted ? { provider: refused.name, reason: refused.halted.reason } : undefined;
+      const below = belowTarget({ name: pool.name, ...target, max: pool.max, machines, halted, providerHalted, zones: pool.zones.flatMap((z) => breakers.get(z) ?? []) });
       return {
         name: pool.name,
         ...target,
@@ -110,7 +140,27 @@ export async function readStatus(deps: StatusDeps): Promise<Status> {
       };
     }),
   );
-  return { pools, zones: zoneList };
+  return { pools, zones: zoneList, providers, alerts: alertsOf(providers, pools) };
+}
+
+async function readProviders(deps: Pick<StatusDeps, 'config' | 'providerHalts'>): Promise<ProviderStatus[]> {
+  const names = deps.config.providers.map((p) => p.name);
+  const halts = await deps.providerHalts.read(names);
+  return names.map((name) => {
+    const halt = halts.get(name);
+    if (!halt) return { name };
+    return { name, halted: { reason: shownText(halt.reason)!, action: halt.action, since: isoTime(halt.since)!, retryAt: isoTime(halt.retryAt)! } };
+  });
+}
+
+function alertsOf(providers: readonly ProviderStatus[], pools: readonly PoolStatus[]): AlertView[] {
+  return [
+    ...providers.flatMap((p): AlertView[] => (p.halted ? [{ kind: 'provider-halted', subject: p.name, message: `provider ${p.name} halted: ${p.halted.reason} (resume: vmpool provider resume ${p.name})`, since: p.halted.since }] : [])),
+    ...pools.flatMap((p): AlertView[] => [
+      ...(p.halted ? [{ kind: 'pool-halted' as const, subject: p.name, message: `pool ${p.name} halted: ${p.halted.reason}`, since: p.halted.since }] : []),
+      ...(p.alert ? [{ kind: 'pool-alert' as const, subject: p.name, message: `pool ${p.name}: ${p.alert.reason}`, since: p.alert.since }] : []),
+    ]),
+  ];
 }
 
 function flagView(flag: PoolFlag | undefined): FlagView | undefined {

@@ -57,17 +57,19 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   if (!pool) return void (await fail(machine, new BootFailure('boot-error', `pool ${machine.pool} is no longer configured`), deps, log));
   const resumedAt = await deps.store.beginBoot(id, deps.now());
   // A takeover's lateness is the dead booter's, not the machine's: it gets a fresh window, and slowness counts from now.
-  const deadline = Math.max((machine.launchedAt ?? machine.createdAt) + pool.bootTimeout, (resumedAt ?? 0) + deps.config.booter.resumeWindow);
+  // Time a booter before this one saw DescribeInstances failing is the API's, not the boot's.
+  const deadline = Math.max((machine.launchedAt ?? machine.createdAt) + pool.bootTimeout + (machine.apiPausedMs ?? 0), (resumedAt ?? 0) + deps.config.booter.resumeWindow);
   if (machine.restoredAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'machine restored after a Redis loss; verifying and preparing it again');
   else if (resumedAt !== undefined) log.info({ deadline: new Date(deadline).toISOString() }, 'boot taken over from another booter');
   let session: SshSession | undefined;
-  const stopWatching = await watchForSlowBoot(machine, deps, log, resumedAt);
+  const stopWatching = await watchForSlowBoot(machine, { ...deps, outages: deps.watcher.outages }, log, resumedAt);
   try {
     const reached = await reachMachine(machine, deadline, deps, signal);
     session = reached.session;
     // Slowness is judged on the boot alone: prepare and agent pulls have their own timeouts.
     stopWatching();
-    const reachedMs = deps.now() - (machine.launchedAt ?? machine.createdAt);
+    // A time that includes an API outage says nothing of how fast this kind boots: it is no sample.
+    const reachedMs = reached.pausedMs + (machine.apiPausedMs ?? 0) > 0 ? undefined : deps.now() - (machine.launchedAt ?? machine.createdAt);
     const open = session;
     signal.addEventListener('abort', () => open.close(), { once: true });
     await pinHostKeyTag(machine, reached.pinTag, session, deps);
@@ -90,17 +92,25 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
   }
 }
 
-async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, signal?: AbortSignal): Promise<{ session: SshSession; pinTag: string | undefined }> {
+/**
+ * Waits for the instance to run, then for SSH, within the boot deadline.
+ * Time the provider's DescribeInstances was failing meanwhile (`pausedMs`)
+ * moves the deadline, here and in the record (the reaper's deadline).
+ */
+async function reachMachine(machine: Machine, bootDeadline: number, deps: BootDeps, signal?: AbortSignal): Promise<{ session: SshSession; pinTag: string | undefined; pausedMs: number }> {
   const provider = deps.providers.get(splitZoneId(machine.zone).provider);
   if (!provider || !machine.instanceId) throw new BootFailure('instance-lost', 'machine has no instance');
-  const instance = await deps.watcher.waitUntilRunning(provider, machine.instanceId, deadline, signal).catch((err: unknown) => {
+  const waitedFrom = deps.now();
+  const instance = await deps.watcher.waitUntilRunning(provider, machine.instanceId, bootDeadline, signal).catch((err: unknown) => {
     if (err instanceof BootDeadlineError) throw new BootFailure('boot-timeout', err.message);
     if (err instanceof InstanceGoneError) throw new BootFailure('instance-lost', err.message);
     throw err;
   });
+  const pausedMs = deps.watcher.outages.pausedSince(provider.name, waitedFrom);
+  const deadline = bootDeadline + pausedMs;
   const address = sshAddress(instance, deps.config) ?? machine.address;
   if (!address) throw new BootFailure('instance-lost', `instance ${instance.instanceId} has no ${deps.config.ssh.target}`);
-  const update: MachineUpdate = { address, port: deps.config.ssh.port };
+  const update: MachineUpdate = { address, port: deps.config.ssh.port, ...(pausedMs > 0 ? { apiPausedMs: (machine.apiPausedMs ?? 0) + pausedMs } : {}) };
   await deps.store.update(machine.id, update);
   const { ssh } = deps.config;
   const pinTag = instance.tags[ssh.hostKeyTag];
@@ -109,7 +119,7 @@ async function reachMachine(machine: Machine, deadline: number, deps: BootDeps, 
       { host: address, port: ssh.port, username: ssh.user, privateKey: deps.privateKey, hostKeyFingerprint: expectedHostKey(machine, pinTag) },
       { timeoutMs: ssh.connectTimeout, loopbackOnly: ssh.loopbackOnly, retryEveryMs: ssh.retryEvery, deadline, now: deps.now, signal },
     );
-    return { session, pinTag };
+    return { session, pinTag, pausedMs };
   } catch (err) {
     throw sshFailure(err);
   }

@@ -6,9 +6,15 @@ import { BOOT_VERDICTS, type ZoneVerdict } from '../errors.js';
 import { bootKind, type BootTimes } from './boot-times.js';
 import type { LoopStarvation } from './loop-starvation.js';
 import { requestReconcile } from '../queues.js';
+import { splitZoneId } from '../providers/zone-id.js';
+import type { ApiOutages } from './api-outages.js';
 
 export type ZoneReportDeps = Pick<AppDeps, 'store' | 'queues' | 'breaker' | 'counters' | 'now'> & { bootTimes: BootTimes };
-export type SlowWatchDeps = ZoneReportDeps & { starvation: LoopStarvation };
+export type SlowWatchDeps = ZoneReportDeps & {
+  starvation: LoopStarvation;
+  /** When the providers' DescribeInstances was failing (this booter's watcher): that time is not the boot's. */
+  outages?: Pick<ApiOutages, 'failing' | 'pausedSince'>;
+};
 
 /** While the booter's loop is starved, a due slow judgement waits this long and looks again. */
 const STARVED_RECHECK_MS = 1_000;
@@ -48,15 +54,22 @@ export async function reportBootOutcome(
  * another booter (`resumedAt`) is timed from the takeover: the hand-over's
  * delay is not the zone's. No judgement while the kind has too few samples
  * (looked at again while the boot lasts), nor while this process's own event
- * loop is starved. Returns the cancel function.
+ * loop is starved. Nor while the provider's DescribeInstances fails: the
+ * outage's time is added to the boot's allowance, since the booter could not
+ * see the instance running meanwhile. Returns the cancel function.
  */
 export async function watchForSlowBoot(machine: Machine, deps: SlowWatchDeps, log: Logger, resumedAt?: number): Promise<() => void> {
   const since = resumedAt ?? machine.launchedAt ?? machine.createdAt;
+  const { provider } = splitZoneId(machine.zone);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const judge = (slowAfter: number) => {
     if (stopped) return;
     if (deps.starvation.starved()) return void (timer = setTimeout(() => judge(slowAfter), STARVED_RECHECK_MS));
+    if (deps.outages?.failing(provider)) return void (timer = setTimeout(() => judge(slowAfter), STARVED_RECHECK_MS));
+    // Slow only past its allowance on the boot's own time: the outages since it started do not count.
+    const due = since + slowAfter + (deps.outages?.pausedSince(provider, since) ?? 0);
+    if (deps.now() < due) return void (timer = setTimeout(() => judge(slowAfter), due - deps.now()));
     void (async () => {
       // Only a machine still booting is marked; the mark frees its place in the warm target.
       if (!(await deps.store.markSlow(machine))) return;

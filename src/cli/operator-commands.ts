@@ -4,7 +4,7 @@ import type { ZoneStatus } from '../status.js';
 import type { CommandKit } from './program.js';
 import { addChurnCommand } from './lease-commands.js';
 
-/** The operator's hands: `vmpool breaker list|set|audit`, `vmpool recover`, `vmpool pool resume`. */
+/** The operator's hands: `vmpool breaker list|set|audit`, `vmpool recover`, `vmpool pool resume`, `vmpool provider resume`. */
 export function addOperatorCommands(program: Command, kit: CommandKit, print: (line: string) => void): void {
   const breaker = program.command('breaker').description('zone circuit breakers, shared by every vmpool process');
 
@@ -67,6 +67,17 @@ export function addOperatorCommands(program: Command, kit: CommandKit, print: (l
     .action(async (name: string, opts: { json?: boolean }) => {
       const result = await kit.client().request<{ pool: string; resumed: boolean }>('DELETE', `/v1/pools/${encodeURIComponent(name)}/halt`);
       kit.out(opts.json, result, () => (result.resumed ? `pool ${name} resumed` : `pool ${name} was not halted`));
+    });
+
+  program
+    .command('provider')
+    .description('provider-level actions')
+    .command('resume <provider>')
+    .description("resume launching into a provider halted by an authorization refusal (after fixing the permission or credentials)")
+    .option('--json', 'print the API JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const result = await kit.client().request<{ provider: string; resumed: boolean }>('DELETE', `/v1/providers/${encodeURIComponent(name)}/halt`);
+      kit.out(opts.json, result, () => (result.resumed ? `provider ${name} resumed` : `provider ${name} was not halted`));
     });
 }
 

@@ -64,7 +64,8 @@ export function buildProgram(ctx: CliContext): Command {
       const status = await kit.client().request<Status>('GET', '/v1/status');
       const states = new Map(status.zones.map((z) => [z.zone, z.state]));
       const pools = status.pools.flatMap((p) => [summarizePool(p, states, { limits: true }), ...(p.agent ? [summarizeAgent(p.agent)] : [])]);
-      kit.out(opts.json, status, () => [...pools, '', formatZones(status.zones)].join('\n'));
+      const halted = status.providers.flatMap((p) => (p.halted ? [`provider ${p.name}: HALTED: ${p.halted.reason} (resume: vmpool provider resume ${p.name})`] : []));
+      kit.out(opts.json, status, () => [...halted, ...pools, '', formatZones(status.zones)].join('\n'));
     });
 
   program

@@ -58,6 +58,9 @@ function alertsOf(status) {
       out.push(['warn', 'zone', zone.zone, ['zone ' + zone.zone + ' ' + zoneReason(zone)]]);
     }
   }
+  for (const provider of status.providers || []) {
+    if (provider.halted) out.push(['bad', 'provider', provider.name, ['provider ' + provider.name + ' halted: ' + provider.halted.reason + ' (resume: vmpool provider resume ' + provider.name + ')']]);
+  }
   for (const pool of status.pools) {
     if (pool.halted) out.push(['bad', 'pool', pool.name, ['pool ' + pool.name + ' halted: ' + pool.halted.reason + ' (resume: vmpool pool resume ' + pool.name + ')']]);
     if (pool.alert) out.push(['bad', 'pool', pool.name, ['pool ' + pool.name + ': ' + pool.alert.reason]]);

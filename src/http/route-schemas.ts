@@ -1,4 +1,4 @@
-import { duration, freeText, imageTag, jsonBody, machineId, poolName, withErrors, zoneId } from './schema-parts.js';
+import { duration, freeText, imageTag, jsonBody, machineId, poolName, providerName, withErrors, zoneId } from './schema-parts.js';
 
 /**
  * Every route's schema: what fastify validates before a handler runs (a bad
@@ -45,9 +45,17 @@ export const haltSchema = {
   response: withErrors({ 200: obj({ pool: text, halted: { type: 'boolean' }, resumed: { type: 'boolean' } }) }, [404]),
 } as const;
 
+export const providerHaltSchema = {
+  summary: "Resume a provider's launches halted by an authorization refusal (after fixing the permission or credentials)",
+  params: { type: 'object', required: ['provider'], properties: { provider: providerName } },
+  response: withErrors({ 200: obj({ provider: text, halted: { type: 'boolean' }, resumed: { type: 'boolean' } }) }, [404]),
+} as const;
+
 export const statusSchema = {
   summary: "Each pool's machines by state and zone, its target and flags; each zone's breaker",
-  response: withErrors({ 200: obj({ pools: { type: 'array', items: { type: 'object' } }, zones: { type: 'array', items: { type: 'object' } } }) }),
+  response: withErrors({
+    200: obj({ pools: { type: 'array', items: { type: 'object' } }, zones: { type: 'array', items: { type: 'object' } }, providers: { type: 'array', items: { type: 'object' } }, alerts: { type: 'array', items: { type: 'object' } } }),
+  }),
 } as const;
 
 const zoneAnswer = obj({ zone: text, state: text, mode: text, reason: text, by: text, until: text, failureRate: { type: 'number' }, outcomes: { type: 'integer' }, failures: { type: 'integer' }, openUntil: text, reopens: { type: 'integer' } });

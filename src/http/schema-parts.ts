@@ -26,6 +26,7 @@ export const duration = { type: 'string', format: DURATION_FORMAT, maxLength: 20
 export const freeText = { type: 'string', minLength: 1, maxLength: MAX_TEXT, pattern: NO_CONTROL, description: `a text of 1 to ${MAX_TEXT} characters, no control characters` } as const;
 export const imageTag = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$', description: 'an image tag (letters, digits, _ . -; at most 128)' } as const;
 export const poolName = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'a pool name (lower-case letters, digits and dashes)' } as const;
+export const providerName = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'a provider name (lower-case letters, digits and dashes)' } as const;
 export const zoneId = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9-]{0,62}$', description: 'a zone id like "sim/zone-b" (URL-encoded in a path: sim%2Fzone-b)' } as const;
 export const machineId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'a machine id like "m-lx3k2-ab12"' } as const;
 

@@ -18,7 +18,7 @@ import { registerQueueBoard } from './queue-board.js';
 // The page's own inline script and style, and calls back to this origin: nothing else loads.
 const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
 
-export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'history' | 'providers' | 'logger' | 'now'> & {
+export type ServerDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'breaker' | 'flags' | 'providerHalts' | 'waiters' | 'epoch' | 'rollouts' | 'pulls' | 'machineLog' | 'history' | 'providers' | 'logger' | 'now'> & {
   metrics: Metrics;
   /** True once shutdown began: every request is answered 503 so load balancers move on. */
   isClosing: () => boolean;

@@ -14,7 +14,7 @@ import { availableVersions } from '../agent/available-versions.js';
 import { isoTime } from '../iso-time.js';
 import { OPEN_READ } from './access.js';
 import { SharedAnswers } from './shared-answer.js';
-import { haltSchema, leaseSchema, machineSchema, releaseSchema, statusSchema } from './route-schemas.js';
+import { haltSchema, leaseSchema, machineSchema, providerHaltSchema, releaseSchema, statusSchema } from './route-schemas.js';
 import { registerLeaseListRoutes } from './lease-list-routes.js';
 
 /** The lease answer: everything a CI job needs to reach its machine. Field names are a contract. */
@@ -57,6 +57,14 @@ export function registerV1(app: FastifyInstance, deps: ServerDeps): void {
     const resumed = await deps.flags.resume(pool.name);
     if (resumed) deps.logger.warn({ pool: pool.name }, `pool ${pool.name} resumed by an operator`);
     return { pool: pool.name, halted: false, resumed };
+  });
+
+  app.delete<{ Params: { provider: string } }>('/v1/providers/:provider/halt', { schema: providerHaltSchema }, async (request, reply) => {
+    const provider = config.providers.find((p) => p.name === request.params.provider);
+    if (!provider) return reply.code(404).send({ error: 'unknown-provider', message: `no provider named "${request.params.provider}"; providers: ${config.providers.map((p) => p.name).join(', ')}` });
+    const resumed = await deps.providerHalts.resume(provider.name);
+    if (resumed) deps.logger.warn({ provider: provider.name }, `provider ${provider.name} resumed by an operator`);
+    return { provider: provider.name, halted: false, resumed };
   });
 
   registerZoneRoutes(app, deps);

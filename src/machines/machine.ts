@@ -90,6 +90,12 @@ export interface Machine {
   bootStartedAt?: number;
   /** When the latest boot attempt started, if a booter took the boot over from another (crash, shutdown). */
   bootResumedAt?: number;
+  /**
+   * Milliseconds its booter saw the provider's DescribeInstances failing
+   * while waiting for the instance: the boot deadline moves by as much
+   * (the API's time, not the zone's).
+   */
+  apiPausedMs?: number;
   /** When a rebuild after a Redis loss recreated the record from its instance's tags: its boot then verifies it again and reports no zone outcome. */
   restoredAt?: number;
   /** The build agent version it gets (chosen from its id at creation), also its instance's tag. */

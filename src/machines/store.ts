@@ -64,7 +64,7 @@ interface StoreScripts {
   vmpoolRestore(key: string, stateSet: string, counts: string, ...fields: string[]): Promise<number>;
 }
 
-const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt', 'restoredAt']);
+const NUMERIC: ReadonlySet<string> = new Set(['stateSince', 'createdAt', 'launchedAt', 'port', 'leasedAt', 'probe', 'bootStartedAt', 'bootResumedAt', 'restoredAt', 'apiPausedMs']);
 
 /**
  * The machine registry in Redis. Every transition is one compare-and-set

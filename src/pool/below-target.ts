@@ -1,6 +1,6 @@
 /** Why a pool holds fewer ready machines than its target, as `kind` (for scripts) and words (for people). */
 export interface BelowTarget {
-  kind: 'halted' | 'at-max' | 'every-zone-open' | 'refilling' | 'waiting-for-version' | 'launches-failing' | 'next-reconcile';
+  kind: 'halted' | 'provider-halted' | 'at-max' | 'every-zone-open' | 'refilling' | 'waiting-for-version' | 'launches-failing' | 'next-reconcile';
   reason: string;
 }
 
@@ -12,13 +12,15 @@ export interface BelowTargetInput {
   waiting: number;
   machines: Record<'requested' | 'launching' | 'booting' | 'preparing' | 'ready' | 'leased' | 'failed' | 'terminating', number>;
   halted?: { reason: string };
+  /** A provider of the pool whose launches an authorization refusal halted. */
+  providerHalted?: { provider: string; reason: string };
   /** The pool's zones with their breaker state and failures in the window. */
   zones: readonly { zone: string; state: string; failures: number }[];
 }
 
 /**
  * The first reason that explains a pool below target, in the order an
- * operator can act on them: a halt, the max (leases left behind), every zone
+ * operator can act on them: a halt (the pool's, its provider's), the max (leases left behind), every zone
  * open, then what is merely on its way. Pure: status and the CLI share it.
  */
 export function belowTarget(pool: BelowTargetInput): BelowTarget | undefined {
@@ -27,6 +29,8 @@ export function belowTarget(pool: BelowTargetInput): BelowTarget | undefined {
   const coming = m.requested + m.launching + m.booting + m.preparing;
   const live = coming + m.ready + m.leased;
   if (pool.halted) return { kind: 'halted', reason: `launches halted: ${pool.halted.reason}; after the fix: vmpool pool resume ${pool.name}` };
+  const refused = pool.providerHalted;
+  if (refused) return { kind: 'provider-halted', reason: `provider ${refused.provider} halted: ${refused.reason}; after the fix: vmpool provider resume ${refused.provider}` };
   if (live >= pool.max) {
     return { kind: 'at-max', reason: `at max: ${live} of ${pool.max} machines live, ${m.leased} of them leased; release the leases you no longer need (vmpool leases ${pool.name})` };
   }

@@ -5,7 +5,7 @@ import type { AppDeps } from '../app-deps.js';
 import { ownTags, TAGS, type Instance } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
 import { requestReconcile } from '../queues.js';
-import { classify, describeError, isCapacityError } from '../errors.js';
+import { classify, describeError, isAuthError, isCapacityError } from '../errors.js';
 import { requestTermination } from './terminate.js';
 
 export type LaunchDeps = Pick<AppDeps, 'config' | 'store' | 'queues' | 'providers' | 'counters' | 'breaker' | 'capacity' | 'zoneStrategy' | 'flags' | 'logger' | 'now'>;
@@ -69,7 +69,8 @@ export function sshAddress(instance: Instance, config: Readonly<Config>): string
 /**
  * Called when a launch job has failed for good (out of attempts, capacity, or
  * fatal): the zone hears about zone faults, a sold-out offering is skipped for
- * a while, a fatal error halts the pool; the machine is failed and terminated
+ * a while, a fatal error halts the pool (a refused permission halted its
+ * provider already); the machine is failed and terminated
  * (by tag, in case the call did succeed and only its answer was lost), and
  * the pool asks for a replacement.
  */
@@ -78,11 +79,14 @@ export async function abandonLaunch(id: string, err: unknown, deps: LaunchDeps):
   const machine = await store.get(id);
   if (!machine) return;
   const kind = classify(err);
+  // A refused permission halted the whole provider when the call answered (HaltingProvider), logged there once.
+  const providerRefused = isAuthError(err);
   const log = logger.child({ machineId: id, pool: machine.pool, zone: machine.zone });
-  log[kind === 'fatal' ? 'error' : 'warn']({ kind, instanceType: machine.instanceType, error: describeError(err) }, 'launch failed');
+  log[kind === 'fatal' && !providerRefused ? 'error' : 'warn']({ kind, instanceType: machine.instanceType, error: describeError(err) }, 'launch failed');
   if (isCapacityError(err)) await deps.capacity.markUnavailable(machine.zone, machine.instanceType);
+  // Only zone faults reach the zone: an API fault (a 5xx other than capacity) is the regional endpoint's, counted by the API guard.
   if (kind === 'zone-fault' && (await store.claimOutcome(id))) await deps.breaker.record(machine.zone, 'bad', { probe: machine.probe === 1, now: now() });
-  if (kind === 'fatal' && (await deps.flags.halt(machine.pool, describeError(err), now(), deps.config.producer.fatalPause))) {
+  if (kind === 'fatal' && !providerRefused && (await deps.flags.halt(machine.pool, describeError(err), now(), deps.config.producer.fatalPause))) {
     log.error({ error: describeError(err), forMs: deps.config.producer.fatalPause }, `pool ${machine.pool} halted: retries cannot fix this; resume with: vmpool pool resume ${machine.pool}`);
   }
   await deps.counters.launch(machine.pool, machine.zone, 'error');

@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
 
+/** The alert's reason while every zone of the pool is open (other reasons name the provider's API). */
+export const ALL_ZONES_OPEN = 'every zone of the pool is open: probing the least-bad zone at a bounded rate';
+
 export interface PoolFlag {
   reason: string;
   since: number;
@@ -9,7 +12,8 @@ export interface PoolFlag {
  * Conditions of a pool that an operator must see and that every producer
  * obeys: a halt (a fatal launch error such as bad credentials or a bad image
  * id: retries cannot help, so launching stops until it lapses or is resumed)
- * and an alert (every zone of the pool is open).
+ * and an alert (every zone of the pool is open, or its provider's API
+ * cannot take launches).
  */
 export class PoolFlags {
   constructor(
@@ -30,9 +34,10 @@ export class PoolFlags {
     return (await this.redis.del(this.key('halt', pool))) === 1;
   }
 
-  /** Raises the alert; true if it was not raised already. */
-  async raise(pool: string, reason: string, now: number): Promise<boolean> {
-    return (await this.redis.set(this.key('alert', pool), JSON.stringify({ reason, since: now }), 'NX')) === 'OK';
+  /** Raises the alert; true if it was not raised already, or (`replace`) if its reason was replaced. */
+  async raise(pool: string, reason: string, now: number, { replace = false }: { replace?: boolean } = {}): Promise<boolean> {
+    const value = JSON.stringify({ reason, since: now });
+    return (await (replace ? this.redis.set(this.key('alert', pool), value) : this.redis.set(this.key('alert', pool), value, 'NX'))) === 'OK';
   }
 
   /** Clears the alert; true if one was raised. */

@@ -59,6 +59,12 @@ export interface JudgeContext {
   resumeWindow: number;
   /** Instances (by id) the cloud reports ended or does not know; absent when the provider could not be asked. */
   fates?: ReadonlyMap<string, InstanceFate>;
+  /**
+   * False when the provider's DescribeInstances failed this run: its booters
+   * cannot see their instances either and have paused their boot clocks, so
+   * no boot of it is judged stuck (a fault of the API, not of the zone).
+   */
+  describeAnswered?: boolean;
 }
 
 /** The pool settings the reaper's deadlines come from. */
@@ -81,7 +87,7 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
       return since > ctx.reaper.stuckAfter ? { kind: 'stuck' } : undefined;
     case 'booting':
     case 'preparing':
-      if (ctx.now > bootDeadline(machine, pool, ctx.resumeWindow)) return { kind: 'stuck' };
+      if (ctx.describeAnswered !== false && ctx.now > bootDeadline(machine, pool, ctx.resumeWindow)) return { kind: 'stuck' };
       return since > BOOT_JOB_GRACE_MS ? { kind: 'check-boot-job' } : undefined;
     case 'failed':
     case 'terminating':
@@ -102,12 +108,14 @@ export function judge(machine: Machine, pool: ReaperPool, ctx: JudgeContext): Ve
  * deadline covers reaching the machine; prepare steps and agent pulls then
  * run under their own timeouts, so a preparing machine gets their sum on top.
  * A boot taken over from a dead booter has its fresh window from the takeover.
+ * Time its booter saw the provider's DescribeInstances failing
+ * (`apiPausedMs`) is added: the booter's own deadline moved by as much.
  */
 export function bootDeadline(machine: Machine, pool: Pick<ReaperPool, 'bootTimeout' | 'prepare'>, resumeWindow: number): number {
   const { steps, agent } = pool.prepare;
   const pulls = agent ? agent.pullTimeout * agent.registries.length : 0;
   const prepare = machine.state === 'preparing' ? steps.reduce((sum, s) => sum + s.timeout, 0) + pulls : 0;
-  const reach = Math.max((machine.launchedAt ?? machine.stateSince) + pool.bootTimeout, (machine.bootResumedAt ?? 0) + resumeWindow);
+  const reach = Math.max((machine.launchedAt ?? machine.stateSince) + pool.bootTimeout + (machine.apiPausedMs ?? 0), (machine.bootResumedAt ?? 0) + resumeWindow);
   return reach + prepare + BOOT_MARGIN_MS;
 }
 

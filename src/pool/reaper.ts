@@ -5,7 +5,7 @@ import { splitZoneId } from '../providers/zone-id.js';
 import { requestReconcile } from '../queues.js';
 import { act, type ActionDeps } from './reaper-actions.js';
 import { instanceFates, reapOrphans, takeInventories, type InventoryDeps } from './reaper-inventory.js';
-import { isOverdue, judge, pacedRecycling } from './reaper-rules.js';
+import { isOverdue, judge, pacedRecycling, type InstanceFate, type JudgeContext } from './reaper-rules.js';
 import { withRunLock } from './run-lock.js';
 import { tagLeased, untaggedLeases } from './lease-tags.js';
 
@@ -77,7 +77,7 @@ async function reap(deps: ReaperDeps): Promise<ReapSummary> {
   const verdicts = machines.map(({ machine, pool }) => ({
     machine,
     pool,
-    verdict: judge(machine, pool, { now, reaper: deps.config.reaper, resumeWindow: deps.config.booter.resumeWindow, fates: fates.get(splitZoneId(machine.zone).provider) }),
+    verdict: judge(machine, pool, { now, reaper: deps.config.reaper, resumeWindow: deps.config.booter.resumeWindow, ...describedBy(splitZoneId(machine.zone).provider, fates, deps.providers) }),
   }));
   const recycleNow = pacedRecycling(
     verdicts.filter((v) => v.verdict?.kind === 'too-old').map((v) => v.machine),
@@ -104,6 +104,13 @@ async function repairLeaseTags(machines: readonly Machine[], inventories: Awaite
   if (untagged.length === 0) return 0;
   deps.logger.warn({ machineIds: untagged.map((m) => m.id) }, 'reaper: leased instances without their lease tag; tagging them');
   return tagLeased(untagged, deps);
+}
+
+/** What the provider's DescribeInstances told this run: the fates it found, and whether it answered at all. */
+function describedBy(provider: string, fates: ReadonlyMap<string, ReadonlyMap<string, InstanceFate>>, providers: ReadonlyMap<string, unknown>): Pick<JudgeContext, 'fates' | 'describeAnswered'> {
+  const found = fates.get(provider);
+  // A provider no longer configured was never asked: its machines keep their deadlines.
+  return { fates: found, describeAnswered: found !== undefined || !providers.has(provider) };
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {

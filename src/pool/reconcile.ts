@@ -3,7 +3,9 @@ import type { AppDeps } from '../app-deps.js';
 import type { PoolConfig } from '../config.js';
 import { LIVE_STATES, newMachineId } from '../machines/machine.js';
 import { totalsByState, type CreateResult, type PoolCounts } from '../machines/store.js';
-import { allZonesBlocked, fallbackPlacement, probeCandidates, selectZones, type Placement } from '../zones/selector.js';
+import { allZonesBlocked, fallbackPlacement, probeCandidates, selectZones, type Placement, type ZoneCandidate } from '../zones/selector.js';
+import { ALL_ZONES_OPEN, type PoolFlag } from './pool-flags.js';
+import type { ProviderHalt } from '../providers/provider-halts.js';
 import { launchDeficit, type PoolLimits } from './planner.js';
 import { poolTarget } from './target.js';
 import { scaleIn, scaleInExcess } from './scale-in.js';
@@ -12,7 +14,7 @@ import { replaceSuperseded } from './rollout-replace.js';
 import { versionFor, type Rollout } from '../agent/rollout.js';
 import { splitZoneId } from '../providers/zone-id.js';
 
-export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'zoneStrategy' | 'flags' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
+export type ReconcileDeps = Pick<AppDeps, 'config' | 'redis' | 'store' | 'queues' | 'zoneStrategy' | 'flags' | 'providerHalts' | 'waiters' | 'epoch' | 'rollouts' | 'providers' | 'logger' | 'now'>;
 
 /** A requested machine whose launch job this old is missing was orphaned by a crash between create and enqueue. */
 const REQUESTED_GRACE_MS = 10_000;
@@ -36,17 +38,20 @@ export async function reconcilePool(pool: PoolConfig, deps: ReconcileDeps): Prom
   const counts = await store.counts(pool.name);
   const totals = totalsByState(counts);
   const retired = await scaleIn(pool, scaleInExcess(pool, totals, target), deps);
-  if ((await flags.read(pool.name)).halted) return { requested: 0, retired };
+  const poolFlags = await flags.read(pool.name);
+  if (poolFlags.halted) return { requested: 0, retired };
   const limits = { warm: target, max: pool.max };
   const deficit = launchDeficit(limits, totals);
-  const candidates = await zoneCandidates(pool, deps);
+  const halts = await deps.providerHalts.read(providersOf(pool));
+  const trials = await claimTrials(halts, deficit, deps);
+  const candidates = await zoneCandidates(pool, deps, halts, trials);
   const roomForProbes = LIVE_STATES.reduce((sum, s) => sum + totals[s], 0) < pool.max;
   const probeSlots = roomForProbes ? await reserveProbes(probeCandidates(candidates), deps) : new Map<string, number>();
   const blocked = allZonesBlocked(candidates);
-  await updateAlert(pool, blocked, deps);
+  await updateAlert(pool, blockedBecause(candidates, halts), poolFlags.alert, deps);
   const allOpenProbe = blocked && probeSlots.size === 0 && deficit > 0 && (await flags.allowProbe(pool.name, config.allZonesOpen.probeEvery));
   const inFlight = await inFlightByZone(pool, counts, candidates, deps);
-  const { placements } = selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe, inFlight });
+  const placements = oneTrialEach(selectZones({ candidates, counts, deficit, probeSlots, allOpenProbe, inFlight }).placements, trials);
   // Zones the store refused this run: it holds each zone to its in-flight limit, whatever this run read.
   const refused = new Set<string>();
   let requested = 0;
@@ -106,11 +111,61 @@ async function request(pool: PoolConfig, limits: PoolLimits, placement: Placemen
   return result;
 }
 
-async function updateAlert(pool: PoolConfig, blocked: boolean, { flags, logger, now }: ReconcileDeps): Promise<void> {
-  if (blocked && (await flags.raise(pool.name, 'every zone of the pool is open: probing the least-bad zone at a bounded rate', now()))) {
-    logger.error({ pool: pool.name, zones: pool.zones }, `pool ${pool.name}: every zone is open; launching only probes until one recovers`);
+/**
+ * Why no zone of the pool can take an ordinary launch, if so, in words that
+ * say what is true: the cloud API (a provider halted, or this process failing
+ * fast on its launches) is not an open zone, and is said first.
+ */
+function blockedBecause(candidates: readonly ZoneCandidate[], halts: ReadonlyMap<string, ProviderHalt>): string | undefined {
+  // A halted provider's zones stay cut off during its trial launch: the halt is what is true until it clears.
+  const cutOff = (c: ZoneCandidate) => !c.reachable || halts.has(splitZoneId(c.zone).provider);
+  if (candidates.some((c) => c.state === 'closed' && c.instanceTypes.length > 0 && !cutOff(c))) return undefined;
+  // Zones that would take launches but for their provider's API.
+  const cut = candidates.filter((c) => c.state !== 'open' && c.instanceTypes.length > 0 && cutOff(c));
+  const providers = [...new Set(cut.map((c) => splitZoneId(c.zone).provider))];
+  if (providers.length > 0) {
+    return providers
+      .map((name) => {
+        const halt = halts.get(name);
+        return halt ? `provider ${name} halted: ${halt.reason} (resume: vmpool provider resume ${name})` : `cloud API of provider ${name} unavailable: its launches fail fast until it answers again`;
+      })
+      .join('; ');
   }
-  if (!blocked && (await flags.clear(pool.name))) logger.info({ pool: pool.name }, `pool ${pool.name}: a zone is usable again`);
+  return ALL_ZONES_OPEN;
+}
+
+async function updateAlert(pool: PoolConfig, reason: string | undefined, raised: PoolFlag | undefined, { flags, logger, now }: ReconcileDeps): Promise<void> {
+  if (reason !== undefined && reason !== raised?.reason && (await flags.raise(pool.name, reason, now(), { replace: raised !== undefined }))) {
+    if (reason === ALL_ZONES_OPEN) logger.error({ pool: pool.name, zones: pool.zones }, `pool ${pool.name}: every zone is open; launching only probes until one recovers`);
+    else logger.error({ pool: pool.name, zones: pool.zones }, `pool ${pool.name}: no launches: ${reason}`);
+  }
+  if (reason === undefined && raised && (await flags.clear(pool.name))) logger.info({ pool: pool.name }, `pool ${pool.name}: a zone is usable again`);
+}
+
+/**
+ * Halted providers whose trial is due and claimed by this run (a launch
+ * refusal only: a refused termination, listing or tag is tried again by the
+ * sweeps and the reaper, and launching more meanwhile could only leak).
+ */
+async function claimTrials(halts: ReadonlyMap<string, ProviderHalt>, deficit: number, deps: ReconcileDeps): Promise<Set<string>> {
+  const trials = new Set<string>();
+  if (deficit === 0) return trials;
+  for (const [name, halt] of halts) {
+    if (halt.action === 'launch' && deps.now() >= halt.retryAt && (await deps.providerHalts.claimTrial(name, deps.config.producer.fatalPause))) trials.add(name);
+  }
+  return trials;
+}
+
+/** A halted provider on trial takes one launch, not the deficit. */
+function oneTrialEach(placements: readonly Placement[], trials: ReadonlySet<string>): Placement[] {
+  const taken = new Set<string>();
+  return placements.filter((p) => {
+    const { provider } = splitZoneId(p.zone);
+    if (!trials.has(provider)) return true;
+    if (taken.has(provider)) return false;
+    taken.add(provider);
+    return true;
+  });
 }
 
 async function requeueOrphanedRequests(pool: PoolConfig, { store, queues, now }: ReconcileDeps): Promise<void> {

@@ -8,15 +8,23 @@ import { unresolvedByZone } from './planner.js';
 /**
  * A pool's zones as selection sees them right now: breaker state and
  * instance types not sold out (both shared by every process, under the
- * default zone strategy), and whether this process can reach each zone's
- * cloud API (its own).
+ * default zone strategy), and whether launches into each zone can go: its
+ * provider is not halted (shared; unless on `trial`), and this process is
+ * not failing fast on the provider's launches (its own).
  */
-export async function zoneCandidates(pool: PoolConfig, deps: Pick<AppDeps, 'zoneStrategy' | 'providers' | 'now'>): Promise<ZoneCandidate[]> {
+export async function zoneCandidates(
+  pool: PoolConfig,
+  deps: Pick<AppDeps, 'zoneStrategy' | 'providers' | 'now'>,
+  halts: ReadonlyMap<string, unknown> = new Map(),
+  trials: ReadonlySet<string> = new Set(),
+): Promise<ZoneCandidate[]> {
   const { zoneStrategy } = deps;
   const [health, available] = await Promise.all([zoneStrategy.health(pool.zones, deps.now()), zoneStrategy.available(pool.zones, pool.instanceTypes)]);
   return pool.zones.map((zone) => {
     const h = health.get(zone)!;
-    const provider = deps.providers.get(splitZoneId(zone).provider);
+    const { provider: name } = splitZoneId(zone);
+    const provider = deps.providers.get(name);
+    const halted = halts.has(name) && !trials.has(name);
     return {
       zone,
       state: h.state,
@@ -24,7 +32,7 @@ export async function zoneCandidates(pool: PoolConfig, deps: Pick<AppDeps, 'zone
       openUntil: h.openUntil,
       inFlightLimit: h.inFlightLimit,
       instanceTypes: available.get(zone) ?? [],
-      reachable: provider?.isAvailable?.() ?? provider !== undefined,
+      reachable: !halted && (provider?.isAvailable?.() ?? provider !== undefined),
     };
   });
 }

@@ -29,10 +29,14 @@ export class CloudApiUnavailableError extends Error {
   constructor(
     readonly provider: string,
     readonly reason: UnavailableReason,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { action?: string },
   ) {
-    super(`cloud API of provider "${provider}" unavailable: ${DETAIL[reason]}`, options);
+    super(`cloud API of provider "${provider}" unavailable${options?.action ? ` for ${options.action}` : ''}: ${DETAIL[reason]}`, options);
+    this.action = options?.action;
   }
+
+  /** The guarded action refused (launch, describe, terminate, tag). */
+  readonly action: string | undefined;
 }
 
 type ErrorShape = { name?: string; code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
@@ -77,16 +81,25 @@ export class CallAbortedError extends Error {
 }
 
 /**
- * A `Provider` behind one per-process opossum breaker on its API endpoint:
- * while the endpoint keeps failing, calls fail fast with
+ * The calls the guard keeps apart, each with its own breaker: EC2 throttles,
+ * authorizes and fails per action, so RunInstances failing must not stop
+ * terminations (instances billing) or the reaper's listing. `describe`
+ * covers both DescribeInstances callers (describe and listByTags).
+ */
+export const GUARDED_ACTIONS = ['launch', 'describe', 'terminate', 'tag'] as const;
+export type GuardedAction = (typeof GUARDED_ACTIONS)[number];
+
+/**
+ * A `Provider` behind per-process opossum breakers, one per action of its
+ * API endpoint: while an action keeps failing, its calls fail fast with
  * `CloudApiUnavailableError` instead of piling up behind SDK retries, and
- * `isAvailable()` tells this process's zone choice to skip the provider.
- * Zone health across processes is the Redis breaker's job, not this one's.
+ * the provider's other actions go on. `isAvailable()` follows the launch
+ * action alone: it tells this process's zone choice whether launches can
+ * go. Zone health across processes is the Redis breaker's job, not this one's.
  */
 export class GuardedProvider implements Provider {
   readonly name: string;
-  private readonly breaker: CircuitBreaker<[Call], unknown>;
-  private lastFailure: unknown;
+  private readonly breakers: Record<GuardedAction, CircuitBreaker<[Call], unknown>>;
   private readonly timeoutMs: number;
 
   constructor(
@@ -97,26 +110,8 @@ export class GuardedProvider implements Provider {
     this.name = inner.name;
     this.timeoutMs = options.timeout;
     const log = logger.child({ component: 'cloud-api-guard', provider: inner.name });
-    // One generic action, so the five methods share one endpoint's statistics.
-    // No opossum abortController: it holds one per breaker and a timeout would
-    // abort every call in flight. Each call gets its own signal instead (guard()).
-    this.breaker = new CircuitBreaker((call: Call) => call(), {
-      name: `cloud-api:${inner.name}`,
-      timeout: options.timeout,
-      errorThresholdPercentage: options.errorThresholdPercentage,
-      volumeThreshold: options.volumeThreshold,
-      resetTimeout: options.resetTimeout,
-      // Filtered errors still reject the caller unchanged; opossum counts them as successes.
-      errorFilter: (err: unknown) => !isEndpointFailure(err),
-      enableSnapshots: false,
-    });
-    this.breaker.on('failure', (err) => {
-      this.lastFailure = err;
-    });
-    // opossum emits each transition once, so each is logged once.
-    this.breaker.on('open', () => log.warn({ lastError: describeError(this.lastFailure), retryInMs: options.resetTimeout }, 'cloud API failing: failing fast'));
-    this.breaker.on('halfOpen', () => log.info('cloud API: letting one trial call through'));
-    this.breaker.on('close', () => log.info('cloud API answering again'));
+    const entries = GUARDED_ACTIONS.map((action) => [action, guardFor(`cloud-api:${inner.name}:${action}`, options, log.child({ action }))] as const);
+    this.breakers = Object.fromEntries(entries) as Record<GuardedAction, CircuitBreaker<[Call], unknown>>;
   }
 
   zones(): readonly string[] {
@@ -124,23 +119,23 @@ export class GuardedProvider implements Provider {
   }
 
   launch(request: LaunchRequest, options?: CallOptions): Promise<Instance> {
-    return this.guard((o) => this.inner.launch(request, o), options);
+    return this.guard('launch', (o) => this.inner.launch(request, o), options);
   }
 
   describe(instanceIds: readonly string[], options?: CallOptions): Promise<Map<string, Instance>> {
-    return this.guard((o) => this.inner.describe(instanceIds, o), options);
+    return this.guard('describe', (o) => this.inner.describe(instanceIds, o), options);
   }
 
   terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>> {
-    return this.guard((o) => this.inner.terminate(instanceIds, o), options);
+    return this.guard('terminate', (o) => this.inner.terminate(instanceIds, o), options);
   }
 
   tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void> {
-    return this.guard((o) => this.inner.tag(instanceIds, tags, o), options);
+    return this.guard('tag', (o) => this.inner.tag(instanceIds, tags, o), options);
   }
 
   listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
-    return this.guard((o) => this.inner.listByTags(tags, o), options);
+    return this.guard('describe', (o) => this.inner.listByTags(tags, o), options);
   }
 
   /** Straight to the cloud, not through the guard: a check at start neither waits on nor trips the endpoint breaker. */
@@ -149,34 +144,40 @@ export class GuardedProvider implements Provider {
   }
 
   /**
-   * False while calls would fail fast. True in half-open until the one trial
-   * call is taken: if zone choice skipped half-open providers, a process that
-   * only launches would never send the trial and never recover.
+   * Whether launches can go: false while launch calls would fail fast. True
+   * in half-open until the one trial call is taken: if zone choice skipped
+   * half-open providers, a process that only launches would never send the
+   * trial and never recover. The other actions do not count: a failing
+   * DescribeInstances pauses boot clocks instead (InstanceWatcher).
    */
   isAvailable(): boolean {
-    return this.breaker.closed || (this.breaker.halfOpen && this.breaker.pendingClose);
+    const launch = this.breakers.launch;
+    return launch.closed || (launch.halfOpen && launch.pendingClose);
   }
 
-  /** For status and metrics: what this process does with the provider's calls right now. */
+  /** The launch action's state: what zone choice obeys (`states()` has every action's). */
   state(): CloudApiState {
-    if (this.breaker.isShutdown) return 'shut-down';
-    if (this.breaker.opened) return 'open';
-    return this.breaker.halfOpen ? 'half-open' : 'closed';
+    return stateOf(this.breakers.launch);
   }
 
-  /** Stops the breaker's timers, then releases the inner provider's connections. */
+  /** For status and metrics: what this process does with each action's calls right now. */
+  states(): Record<GuardedAction, CloudApiState> {
+    return Object.fromEntries(GUARDED_ACTIONS.map((action) => [action, stateOf(this.breakers[action])])) as Record<GuardedAction, CloudApiState>;
+  }
+
+  /** Stops the breakers' timers, then releases the inner provider's connections. */
   close(): void {
-    this.breaker.shutdown();
+    for (const breaker of Object.values(this.breakers)) breaker.shutdown();
     this.inner.close?.();
   }
 
   /**
-   * Fires `call` through the breaker. Its signal aborts the SDK request a
+   * Fires `call` through its action's breaker. Its signal aborts the SDK request a
    * little after the guard's timeout rejected it (so the socket is freed, not
    * left to a hung endpoint), and when the caller aborts: then the call ends
    * with the caller's reason, which is no failure of the endpoint.
    */
-  private async guard<T>(call: (options: CallOptions) => Promise<T>, { signal }: CallOptions = {}): Promise<T> {
+  private async guard<T>(action: GuardedAction, call: (options: CallOptions) => Promise<T>, { signal }: CallOptions = {}): Promise<T> {
     // The caller's signal is often its process's shutdown signal: a scope per call, gone when the call ends.
     const scope = abortScope(signal);
     const giveUp = setTimeout(() => scope.abort(new DOMException('the cloud API call was abandoned after the guard’s timeout', 'TimeoutError')), this.timeoutMs + ABANDON_AFTER_TIMEOUT_MS);
@@ -195,14 +196,44 @@ export class GuardedProvider implements Provider {
         .finally(end);
     };
     try {
-      return (await this.breaker.fire(attempt)) as T;
+      return (await this.breakers[action].fire(attempt)) as T;
     } catch (err) {
       if (!started) end(); // refused without a call (open, shut down)
       if (err instanceof Error && CircuitBreaker.isOurError(err)) {
         const code = (err as ErrorShape).code ?? '';
-        throw new CloudApiUnavailableError(this.name, REASON_BY_CODE[code] ?? 'open', { cause: err });
+        throw new CloudApiUnavailableError(this.name, REASON_BY_CODE[code] ?? 'open', { cause: err, action });
       }
       throw err;
     }
   }
+}
+
+function stateOf(breaker: CircuitBreaker<[Call], unknown>): CloudApiState {
+  if (breaker.isShutdown) return 'shut-down';
+  if (breaker.opened) return 'open';
+  return breaker.halfOpen ? 'half-open' : 'closed';
+}
+
+/** One action's breaker; each transition is logged once (opossum emits each once). */
+function guardFor(name: string, options: CloudApiGuardOptions, log: Logger): CircuitBreaker<[Call], unknown> {
+  // No opossum abortController: it holds one per breaker and a timeout would
+  // abort every call in flight. Each call gets its own signal instead (guard()).
+  const breaker = new CircuitBreaker((call: Call) => call(), {
+    name,
+    timeout: options.timeout,
+    errorThresholdPercentage: options.errorThresholdPercentage,
+    volumeThreshold: options.volumeThreshold,
+    resetTimeout: options.resetTimeout,
+    // Filtered errors still reject the caller unchanged; opossum counts them as successes.
+    errorFilter: (err: unknown) => !isEndpointFailure(err),
+    enableSnapshots: false,
+  });
+  let lastFailure: unknown;
+  breaker.on('failure', (err) => {
+    lastFailure = err;
+  });
+  breaker.on('open', () => log.warn({ lastError: describeError(lastFailure), retryInMs: options.resetTimeout }, 'cloud API failing: failing fast'));
+  breaker.on('halfOpen', () => log.info('cloud API: letting one trial call through'));
+  breaker.on('close', () => log.info('cloud API answering again'));
+  return breaker;
 }

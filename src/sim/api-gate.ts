@@ -1,4 +1,4 @@
-import { dryRunOperation, requestLimitExceeded, unauthorizedOperation } from './ec2-error.js';
+import { Ec2Error, dryRunOperation, requestLimitExceeded, unauthorizedOperation } from './ec2-error.js';
 import { CATEGORY_LIMITS, limitsFor, type ActionLimits, type BucketLimit } from './ec2-limits.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -38,9 +38,19 @@ export interface ActionView {
   buckets: Record<string, BucketView>;
 }
 
+/** A server error an action answers every request with: an outage of EC2's endpoint for that action. */
+export interface ApiFailure {
+  /** EC2's code: `ServiceUnavailable`, `Unavailable`, `InternalError`. */
+  code: string;
+  /** 5xx: the SDK retries it, then hands it to vmpool. */
+  status: number;
+}
+
 export interface ApiReport {
   throttling: boolean;
   denied: string[];
+  /** Actions in an outage and what they answer; absent while none is. */
+  failing?: Record<string, ApiFailure>;
   actions: ActionView[];
 }
 
@@ -50,11 +60,13 @@ type BucketKind = 'request' | 'unfiltered' | 'resource';
  * The front door of the simulated region, before any request reaches the
  * model: EC2's token buckets (shared by every caller of this process, as
  * EC2's are by every caller of an account and region), the actions IAM
- * refuses on the operator's command, and `DryRun`. Keeps each action's
+ * refuses on the operator's command, outages of single actions (a 5xx for
+ * every request, on command), and `DryRun`. Keeps each action's
  * counts for `vmpool sim api`.
  */
 export class ApiGate {
   private readonly denied = new Set<string>();
+  private readonly failing = new Map<string, ApiFailure>();
   private readonly buckets = new Map<string, Map<BucketKind, TokenBucket>>();
   private readonly stats = new Map<string, Omit<ActionView, 'action' | 'buckets'>>();
 
@@ -71,6 +83,9 @@ export class ApiGate {
   admit(call: CallInfo): void {
     const stats = this.statsOf(call.action);
     stats.calls++;
+    const failure = this.failing.get(call.action);
+    // An endpoint in an outage answers before it counts tokens or checks anything.
+    if (failure) throw new Ec2Error(failure.code, `${failure.status >= 503 ? 'The service is unavailable. Please try again shortly.' : 'An internal error has occurred.'} (simulated outage of ${call.action})`, failure.status);
     const now = this.now();
     if (this.throttling.enabled && !this.bucket(call.action, call.unfiltered ? 'unfiltered' : 'request', now)?.take(1, now)) {
       stats.throttled++;
@@ -96,6 +111,18 @@ export class ApiGate {
     this.denied.add(action);
   }
 
+  /** From now on the action answers `failure` (503 ServiceUnavailable unless told), DryRun or not, until healed. */
+  fail(action: string, failure: ApiFailure = { code: 'ServiceUnavailable', status: 503 }): void {
+    if (!(failure.status >= 500 && failure.status <= 599)) throw new RangeError(`status: expected a server error (500-599), got ${failure.status}`);
+    this.failing.set(action, { ...failure });
+  }
+
+  /** Ends the outage of one action, or of every action when none is named. */
+  heal(action?: string): void {
+    if (action === undefined) this.failing.clear();
+    else this.failing.delete(action);
+  }
+
   /** Allows one action again, or every action when none is named. */
   allow(action?: string): void {
     if (action === undefined) this.denied.clear();
@@ -109,7 +136,8 @@ export class ApiGate {
       for (const [kind, bucket] of this.buckets.get(action) ?? []) buckets[kind] = { size: bucket.size, refill: bucket.refill, level: Math.round(bucket.level(now) * 100) / 100 };
       return { action, ...(this.stats.get(action) ?? { calls: 0, throttled: 0, denied: 0, dryRuns: 0 }), buckets };
     });
-    return { throttling: this.throttling.enabled, denied: [...this.denied].sort(), actions };
+    const failing = this.failing.size > 0 ? { failing: Object.fromEntries([...this.failing].sort(([a], [b]) => a.localeCompare(b))) } : {};
+    return { throttling: this.throttling.enabled, denied: [...this.denied].sort(), ...failing, actions };
   }
 
   private statsOf(action: string) {

@@ -38,6 +38,7 @@ const ROWS: Row[] = [
   { route: 'DELETE /v1/leases/:id', path: `/v1/leases/${'m'.repeat(100)}`, field: 'params.id' },
   { route: 'GET /v1/machines/:id', path: '/v1/machines/m%00', field: 'params.id' },
   { route: 'DELETE /v1/pools/:pool/halt', path: '/v1/pools/SMALL/halt', field: 'params.pool' },
+  { route: 'DELETE /v1/providers/:provider/halt', path: '/v1/providers/Sim%0A/halt', field: 'params.provider' },
   { route: 'GET /v1/zones/audit', path: '/v1/zones/audit?count=-1', field: 'query.count' },
   { route: 'GET /v1/zones/audit', path: '/v1/zones/audit?count=0.5', field: 'query.count' },
   { route: 'GET /v1/zones/audit', path: '/v1/zones/audit?count=-Infinity', field: 'query.count' },
@@ -67,7 +68,7 @@ const ROWS: Row[] = [
   { route: 'POST /v1/recovery', path: '/v1/recovery', body: { dryRun: true }, field: 'body.dryRun' },
 ];
 
-const SAMPLE_PARAMS: Record<string, string> = { pool: 'small', id: 'm-1', zone: 'sim%2Fzone-b' };
+const SAMPLE_PARAMS: Record<string, string> = { pool: 'small', id: 'm-1', zone: 'sim%2Fzone-b', provider: 'sim' };
 const MUTATING = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
 function send(method: string, path: string, options: { body?: string; contentType?: string } = {}) {

@@ -30,6 +30,14 @@ describe('why a pool is below its target', () => {
     expect(belowTarget(pool({ max: 1, halted: { reason: 'AuthFailure' }, machines: { leased: 1 } }))).toEqual({ kind: 'halted', reason: 'launches halted: AuthFailure; after the fix: vmpool pool resume small' });
   });
 
+  it('provider halted: the refusal and the provider resume command, before the max and the zones', () => {
+    const refused = { provider: 'sim', reason: 'RunInstances refused: UnauthorizedOperation: not authorized' };
+    expect(belowTarget(pool({ max: 1, providerHalted: refused, machines: { leased: 1 } }))).toEqual({
+      kind: 'provider-halted',
+      reason: 'provider sim halted: RunInstances refused: UnauthorizedOperation: not authorized; after the fix: vmpool provider resume sim',
+    });
+  });
+
   it('every zone open', () => {
     expect(belowTarget(pool({ zones: zones.map((z) => ({ ...z, state: 'open' })), machines: { booting: 1 } }))?.kind).toBe('every-zone-open');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BOOT_VERDICTS, classify, isCapacityError, type ErrorKind } from '../../src/errors.js';
+import { BOOT_VERDICTS, classify, isAuthError, isCapacityError, type ErrorKind } from '../../src/errors.js';
 
 /** An error shaped like the AWS SDK's: name = EC2's code, $fault, HTTP status. */
 const sdkError = (name: string, status: number, fault: 'client' | 'server' = status >= 500 ? 'server' : 'client') =>
@@ -12,12 +12,17 @@ describe('classify: what an error means for the zone and the pool', () => {
     ['no room for the host', sdkError('InsufficientHostCapacity', 400), 'zone-fault'],
     ['subnet out of addresses', sdkError('InsufficientFreeAddressesInSubnet', 400), 'zone-fault'],
     ['instance type not offered in the zone', sdkError('Unsupported', 400), 'zone-fault'],
-    ['launch server error', sdkError('InternalError', 500), 'zone-fault'],
-    ['service unavailable', sdkError('Unavailable', 503), 'zone-fault'],
+    // EC2's endpoint is regional: its own 5xx say nothing of one zone.
+    ['launch server error', sdkError('InternalError', 500), 'api-fault'],
+    ['service unavailable', sdkError('Unavailable', 503), 'api-fault'],
+    ['ServiceUnavailable', sdkError('ServiceUnavailable', 503), 'api-fault'],
+    ['a server fault without a status', Object.assign(new Error('x'), { $fault: 'server' }), 'api-fault'],
     ['EC2 throttling', sdkError('RequestLimitExceeded', 503), 'throttle'],
     ['generic throttling', sdkError('Throttling', 400), 'throttle'],
     ['bad credentials', sdkError('AuthFailure', 401), 'fatal'],
     ['missing permission', sdkError('UnauthorizedOperation', 403), 'fatal'],
+    ['unknown access key', sdkError('InvalidClientTokenId', 403), 'fatal'],
+    ['region not opted in', sdkError('OptInRequired', 401), 'fatal'],
     ['malformed image id', sdkError('InvalidAMIID.Malformed', 400), 'fatal'],
     ['unknown image id', sdkError('InvalidAMIID.NotFound', 400), 'fatal'],
     ['unknown key pair', sdkError('InvalidKeyPair.NotFound', 400), 'fatal'],
@@ -35,6 +40,15 @@ describe('isCapacityError', () => {
     expect(isCapacityError(sdkError('InsufficientInstanceCapacity', 500))).toBe(true);
     expect(isCapacityError(sdkError('InternalError', 500))).toBe(false);
     expect(isCapacityError(sdkError('RequestLimitExceeded', 503))).toBe(false);
+  });
+});
+
+describe('isAuthError', () => {
+  it.each(['AuthFailure', 'UnauthorizedOperation', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'OptInRequired', 'CredentialsProviderError'])('%s halts the provider', (name) => {
+    expect(isAuthError(sdkError(name, 403))).toBe(true);
+  });
+  it.each([['InvalidAMIID.NotFound', 400], ['InsufficientInstanceCapacity', 500], ['ServiceUnavailable', 503], ['RequestLimitExceeded', 503]] as const)('%s does not', (name, status) => {
+    expect(isAuthError(sdkError(name, status))).toBe(false);
   });
 });
 

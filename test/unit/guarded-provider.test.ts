@@ -44,12 +44,12 @@ function guarded(inner: Provider, lines: LogLine[] = []) {
   return guard;
 }
 
+/** Opens the launch action's breaker: volumeThreshold (3) endpoint failures of RunInstances. */
 async function open(guard: GuardedProvider, inner: ReturnType<typeof fakeProvider>) {
-  inner.launch.mockRejectedValueOnce(sdkError('InternalError', 500)).mockRejectedValueOnce(sdkError('Unavailable', 503));
-  inner.describe.mockRejectedValueOnce(networkError('ECONNREFUSED'));
+  inner.launch.mockRejectedValueOnce(sdkError('InternalError', 500)).mockRejectedValueOnce(sdkError('Unavailable', 503)).mockRejectedValueOnce(networkError('ECONNREFUSED'));
   await expect(guard.launch(request)).rejects.toMatchObject({ name: 'InternalError' });
   await expect(guard.launch(request)).rejects.toMatchObject({ name: 'Unavailable' });
-  await expect(guard.describe(['i-1'])).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  await expect(guard.launch(request)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
 }
 
 beforeEach(() => {
@@ -92,10 +92,35 @@ describe('GuardedProvider', () => {
 
     const refused = await guard.launch(request).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(CloudApiUnavailableError);
-    expect(refused).toMatchObject({ name: 'CloudApiUnavailable', provider: 'aws-east', reason: 'open', message: expect.stringContaining('aws-east') as unknown });
-    await expect(guard.listByTags({ pool: 'linux' })).rejects.toThrow(CloudApiUnavailableError);
-    expect(inner.launch).toHaveBeenCalledTimes(2);
-    expect(inner.listByTags).not.toHaveBeenCalled();
+    expect(refused).toMatchObject({ name: 'CloudApiUnavailable', provider: 'aws-east', action: 'launch', reason: 'open', message: expect.stringContaining('aws-east') as unknown });
+    expect(inner.launch).toHaveBeenCalledTimes(3);
+  });
+
+  it('keeps each action apart: with RunInstances failing fast, terminations, listings, describes and tags still go out', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    await open(guard, inner);
+    expect(guard.states()).toEqual({ launch: 'open', describe: 'closed', terminate: 'closed', tag: 'closed' });
+    inner.terminate.mockResolvedValueOnce(new Set(['i-1']));
+    await expect(guard.terminate(['i-1'])).resolves.toEqual(new Set(['i-1']));
+    await expect(guard.listByTags({ pool: 'linux' })).resolves.toEqual([]);
+    await expect(guard.describe(['i-1'])).resolves.toEqual(new Map());
+    await expect(guard.tag(['i-1'], { a: 'b' })).resolves.toBeUndefined();
+    expect([inner.terminate, inner.listByTags, inner.describe, inner.tag].map((f) => f.mock.calls.length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('opens DescribeInstances alone for describe and listByTags together, leaving launches available', async () => {
+    const inner = fakeProvider();
+    const guard = guarded(inner);
+    inner.describe.mockRejectedValue(sdkError('ServiceUnavailable', 503));
+    inner.listByTags.mockRejectedValue(sdkError('ServiceUnavailable', 503));
+    await expect(guard.describe(['i-1'])).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+    await expect(guard.listByTags({})).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+    await expect(guard.describe(['i-1'])).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+    expect(guard.states().describe).toBe('open');
+    await expect(guard.listByTags({})).rejects.toMatchObject({ name: 'CloudApiUnavailable', action: 'describe' });
+    expect(guard.isAvailable()).toBe(true);
+    await expect(guard.launch(request)).resolves.toBe(instance);
   });
 
   it('stays closed at exactly errorThresholdPercentage: opossum opens only above it', async () => {
@@ -136,7 +161,7 @@ describe('GuardedProvider', () => {
     const trial = guard.launch(request);
     expect(guard.isAvailable()).toBe(false);
     await expect(guard.launch(request)).rejects.toMatchObject({ name: 'CloudApiUnavailable', reason: 'open' });
-    expect(inner.launch).toHaveBeenCalledTimes(3);
+    expect(inner.launch).toHaveBeenCalledTimes(4);
 
     answer(instance);
     await expect(trial).resolves.toBe(instance);
@@ -165,7 +190,7 @@ describe('GuardedProvider', () => {
     for (const result of await calls) {
       expect(result).toMatchObject({ status: 'rejected', reason: { name: 'CloudApiUnavailable', reason: 'timeout' } });
     }
-    expect(guard.state()).toBe('open');
+    expect(guard.states().describe).toBe('open');
   });
 
   it('ends a call its caller abandons with CallAborted, never counted against the endpoint', async () => {

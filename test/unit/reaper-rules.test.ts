@@ -51,6 +51,15 @@ describe('judge', () => {
     expect(judge(early, pool, at(T0 + 5 * MIN + BOOT_MARGIN_MS))).not.toEqual({ kind: 'stuck' });
   });
 
+  it('judges no boot stuck while its provider’s DescribeInstances fails, and adds the time its booter saw it failing', () => {
+    const booting = machine('booting', { launchedAt: T0, stateSince: T0 });
+    const late = T0 + 5 * MIN + BOOT_MARGIN_MS + 1;
+    expect(judge(booting, pool, { ...at(late), describeAnswered: false })).not.toEqual({ kind: 'stuck' });
+    const paused = machine('booting', { launchedAt: T0, stateSince: T0, apiPausedMs: 2 * MIN });
+    expect(judge(paused, pool, { ...at(late + 2 * MIN - 1), fates: new Map(), describeAnswered: true })).not.toEqual({ kind: 'stuck' });
+    expect(judge(paused, pool, { ...at(late + 2 * MIN), fates: new Map(), describeAnswered: true })).toEqual({ kind: 'stuck' });
+  });
+
   it('checks that a machine booting longer than a short grace still has a boot job, before any deadline', () => {
     for (const state of ['booting', 'preparing'] as const) {
       const m = machine(state, { launchedAt: T0 });

@@ -3,6 +3,7 @@ import { createLogger } from '../../src/log.js';
 import type { Machine } from '../../src/machines/machine.js';
 import { LoopStarvation } from '../../src/boot/loop-starvation.js';
 import { watchForSlowBoot, type SlowWatchDeps } from '../../src/boot/zone-report.js';
+import { ApiOutages } from '../../src/boot/api-outages.js';
 
 const T0 = 1_800_000_000_000;
 const machine: Machine = { id: 'm-1', pool: 'small', zone: 'sim/zone-a', state: 'booting', stateSince: T0, createdAt: T0, launchedAt: T0, instanceType: 't3.small', imageId: 'ami-1' };
@@ -81,6 +82,31 @@ describe('judging a boot slow', () => {
     expect(marked).toEqual(['m-1']);
     expect(recorded).toEqual(['sim/zone-a slow']);
     expect(lines.filter((l) => String(l.msg).startsWith('event loop recovered'))).toHaveLength(1);
+  });
+
+  it('judges nothing while the provider’s DescribeInstances fails, and leaves the outage out of the boot’s time', async () => {
+    const { deps, marked, recorded, logger } = watchDeps(() => 0);
+    const outages = new ApiOutages(() => Date.now());
+    outages.failed('sim', T0 + 1_000);
+    await watchForSlowBoot(machine, { ...deps, outages }, logger);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(marked).toEqual([]);
+
+    outages.answered('sim'); // at T0 + 20 s: 19 s of outage, 1 s of the boot's own time
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(marked).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(marked).toEqual(['m-1']);
+    expect(recorded).toEqual(['sim/zone-a slow']);
+  });
+
+  it('ignores outages of another provider', async () => {
+    const { deps, marked, logger } = watchDeps(() => 0);
+    const outages = new ApiOutages(() => Date.now());
+    outages.failed('aws-east', T0);
+    await watchForSlowBoot(machine, { ...deps, outages }, logger);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(marked).toEqual(['m-1']);
   });
 
   it('stops watching when cancelled (SSH answered): prepare is never judged slow', async () => {
