@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { classify, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { CallOptions, Instance, LaunchRequest, Provider, TagMatch, TerminateResult } from './provider.js';
 import { abortScope } from '../abort-scope.js';
 
 /** `cloudApi` from the config, durations in ms. */
@@ -130,7 +130,7 @@ export class GuardedProvider implements Provider {
     return this.guard((o) => this.inner.describe(instanceIds, o), options);
   }
 
-  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>> {
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<TerminateResult> {
     return this.guard((o) => this.inner.terminate(instanceIds, o), options);
   }
 
@@ -138,7 +138,7 @@ export class GuardedProvider implements Provider {
     return this.guard((o) => this.inner.tag(instanceIds, tags, o), options);
   }
 
-  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
+  listByTags(tags: Readonly<Record<string, TagMatch>>, options?: CallOptions): Promise<Instance[]> {
     return this.guard((o) => this.inner.listByTags(tags, o), options);
   }
 

@@ -143,8 +143,8 @@ describe('eventual consistency in the simulated cloud', () => {
     expect(out.TerminatingInstances?.[0]?.CurrentState?.Name).toBe('shutting-down');
   });
 
-  it('is strongly consistent by default', async () => {
-    const { ec2 } = await start();
+  it('is strongly consistent with a delay of 0s', async () => {
+    const { ec2 } = await start({ consistency: { delay: '0s' } });
     const id = await launchedId(ec2);
     await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'team', Value: 'ci' }] }));
     expect((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags).toContainEqual({ Key: 'team', Value: 'ci' });

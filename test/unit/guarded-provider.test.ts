@@ -21,7 +21,7 @@ function fakeProvider() {
     zones: () => ['us-east-1a', 'us-east-1b'],
     launch: vi.fn<Provider['launch']>(() => Promise.resolve(instance)),
     describe: vi.fn<Provider['describe']>(() => Promise.resolve(new Map())),
-    terminate: vi.fn<Provider['terminate']>(() => Promise.resolve(new Set())),
+    terminate: vi.fn<Provider['terminate']>(() => Promise.resolve({ confirmed: new Set<string>(), notFound: new Set<string>() })),
     listByTags: vi.fn<Provider['listByTags']>(() => Promise.resolve([])),
     tag: vi.fn<Provider['tag']>(() => Promise.resolve()),
     close: vi.fn(),
