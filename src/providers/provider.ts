@@ -52,10 +52,10 @@ export interface TerminateResult {
   /** The cloud says they are shutting down or terminated: the only proof an instance is ending. */
   confirmed: Set<string>;
   /**
-   * The cloud says it does not know them (EC2's `InvalidInstanceID.NotFound`).
-   * Not proof of an end: right after a launch EC2 does not know the instance
+   * The cloud says it does not know them (EC2's `InvalidInstanceID.NotFound`,
+   * or an id that could never name an instance). Not proof of an end: right after a launch EC2 does not know the instance
    * yet. Gone only once the instance is older than the consistency grace
-   * (`settledSince` in cloud-consistency.ts).
+   * (`reaper.consistencyGrace`: src/pool/cloud-consistency.ts).
    */
   notFound: Set<string>;
 }

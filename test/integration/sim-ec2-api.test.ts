@@ -11,9 +11,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A sim whose `sim.*` config has `overrides` merged in; the client makes one attempt per call. */
+/** A strongly consistent sim whose `sim.*` config has `overrides` merged in; the client makes one attempt per call. */
 function start(overrides: Record<string, unknown> = {}, options: Partial<SimCloudOptions> = {}): Promise<TestSim> {
-  return startTestSim(cleanups, { config: testConfig({ sim: overrides }).sim, ...options });
+  return startTestSim(cleanups, { config: testConfig({ sim: { consistency: { delay: '0s' }, ...overrides } }).sim, ...options });
 }
 
 function secondClient(endpoint: string): EC2Client {
