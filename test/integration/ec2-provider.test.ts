@@ -96,7 +96,7 @@ describe('Ec2Provider against the simulated cloud', () => {
 
   it('terminates the known instances of a batch with unknown ids in one more call, and reports the unknown ones as not found', async () => {
     const { provider, sim } = await start();
-    const known = [];
+    const known: string[] = [];
     for (let n = 0; n < 3; n++) known.push((await provider.launch(request(`m-${n}`))).instanceId);
     const unknown = ['i-0123456789abcdef0', 'i-0fedcba9876543210'];
     const before = terminateCalls(sim);
