@@ -345,6 +345,11 @@ export const configSchema = z
       every: duration(),
       /** A machine stuck this long in requested, launching or terminating is failed or retried; booting and preparing use the pool's bootTimeout. */
       stuckAfter: duration(),
+      /**
+       * EC2 is eventually consistent: the cloud not knowing an instance younger than this (or a tag
+       * lookup finding none for a machine this recent) is "not yet", never "gone"; the record stays.
+       */
+      consistencyGrace: duration(),
     }),
     shutdown: z.strictObject({
       /** On SIGTERM, running jobs get this long to finish before they are handed back to other processes. */

@@ -61,6 +61,12 @@ export function isCapacityError(err: unknown): boolean {
   return CAPACITY.test(shape.name ?? shape.code ?? '');
 }
 
+/** The cloud does not know the instance: gone, or (right after its launch, EC2 being eventually consistent) not visible yet. */
+export function isUnknownInstance(err: unknown): boolean {
+  const shape = (err ?? {}) as ErrorShape;
+  return (shape.name ?? shape.code) === 'InvalidInstanceID.NotFound';
+}
+
 /** What one end of a boot says about its zone. */
 export type ZoneVerdict = 'healthy' | 'zone-fault' | 'not-zone';
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { abortScope } from '../abort-scope.js';
 import type { PoolConfig } from '../config.js';
@@ -11,7 +12,7 @@ import { sshAddress } from '../pool/launch.js';
 import { BootDeadlineError, InstanceGoneError, type InstanceWatcher } from './instance-watcher.js';
 import { connectSshWithRetry, SshError, type SshSession } from './ssh.js';
 import { prepareMachine, type PrepareMachineDeps } from './prepare-machine.js';
-import type { ZoneVerdict } from '../errors.js';
+import { isUnknownInstance, type ZoneVerdict } from '../errors.js';
 import type { BootTimes } from './boot-times.js';
 import { reportBootOutcome, watchForSlowBoot } from './zone-report.js';
 import type { LoopStarvation } from './loop-starvation.js';
@@ -72,7 +73,7 @@ async function boot(id: string, deps: BootDeps, signal: AbortSignal): Promise<vo
     const reachedMs = reached.pausedMs + (machine.apiPausedMs ?? 0) > 0 ? undefined : deps.now() - (machine.launchedAt ?? machine.createdAt);
     const open = session;
     signal.addEventListener('abort', () => open.close(), { once: true });
-    await pinHostKeyTag(machine, reached.pinTag, session, deps);
+    await pinHostKeyTag(machine, reached.pinTag, session, deps, { deadline, signal });
     // The key is pinned in the record before any command runs: a takeover or a retry must meet the same key.
     const moved = await deps.store.transition(machine, 'preparing', deps.now(), { hostKeyFingerprint: session.hostKeyFingerprint, hostKey: session.hostKey }, ['booting', 'preparing']);
     if (!moved.ok) return; // released or reaped meanwhile: whoever moved it owns it now
@@ -134,11 +135,28 @@ function expectedHostKey(machine: Machine, pinTag: string | undefined): string |
   return machine.hostKeyFingerprint ?? pinTag;
 }
 
-/** The pin also goes on the instance, so a store rebuilt from tags keeps it (recovery.ts reads it back). */
-async function pinHostKeyTag(machine: Machine, pinTag: string | undefined, session: SshSession, deps: BootDeps): Promise<void> {
+/** How soon a tag the cloud refused for an instance it does not know yet is sent again. */
+const TAG_RETRY_MS = 1_000;
+
+/**
+ * The pin also goes on the instance, so a store rebuilt from tags keeps it
+ * (recovery.ts reads it back). Right after a launch EC2's CreateTags may not
+ * know the instance yet, though DescribeInstances already showed it running
+ * (eventual consistency): that answer is asked again until the boot's deadline,
+ * never taken as the machine's failure.
+ */
+async function pinHostKeyTag(machine: Machine, pinTag: string | undefined, session: SshSession, deps: BootDeps, { deadline, signal }: { deadline: number; signal: AbortSignal }): Promise<void> {
   if (pinTag === session.hostKeyFingerprint) return;
   const provider = deps.providers.get(splitZoneId(machine.zone).provider);
-  await provider?.tag([machine.instanceId!], { [deps.config.ssh.hostKeyTag]: session.hostKeyFingerprint });
+  if (!provider) return;
+  for (;;) {
+    try {
+      return await provider.tag([machine.instanceId!], { [deps.config.ssh.hostKeyTag]: session.hostKeyFingerprint }, { signal });
+    } catch (err) {
+      if (!isUnknownInstance(err) || deps.now() >= deadline) throw err;
+      await sleep(TAG_RETRY_MS, undefined, { signal });
+    }
+  }
 }
 
 function sshFailure(err: unknown): unknown {

@@ -55,8 +55,9 @@ export async function reapOrphans(inventory: Inventory, deps: InventoryDeps): Pr
   for (const id of plan.terminate) {
     logger.warn({ provider: provider.name, instanceId: id, tags: inventory.instances.get(id)?.tags }, 'reaper: terminating an instance the registry does not know');
   }
-  const confirmed = [...(await provider.terminate(plan.terminate, { signal: deps.signal }))];
-  // Unconfirmed ones keep their mark: the next run tries again at once.
+  const confirmed = [...(await provider.terminate(plan.terminate, { signal: deps.signal })).confirmed];
+  // Unconfirmed ones keep their mark: the next run tries again at once. One the cloud says it does not know was
+  // in its listing a moment ago (eventual consistency): asked again too; once gone, the listing forgets it.
   if (confirmed.length > 0) await redis.hdel(key, ...confirmed);
   return { orphansMarked: plan.mark.length, orphansTerminated: confirmed.length };
 }

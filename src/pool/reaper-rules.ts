@@ -1,5 +1,6 @@
 import type { AgentConfig, Config, PoolConfig, PrepareStep } from '../config.js';
 import type { Machine } from '../machines/machine.js';
+import { cloudHasSettled } from './cloud-consistency.js';
 
 /**
  * The reaper's judgement of one machine, pure: what the registry and the
@@ -30,12 +31,6 @@ export type InstanceFate = 'terminated' | 'shutting-down' | 'unknown';
  * connect timeout past it, and processes' clocks differ a little.
  */
 export const BOOT_MARGIN_MS = 60_000;
-
-/**
- * EC2 is eventually consistent: an instance launched moments ago may be
- * missing from DescribeInstances. Only after this is "unknown" taken as gone.
- */
-export const UNKNOWN_GRACE_MS = 60_000;
 
 /**
  * BullMQ itself hands a dead booter's job on within about 15 s (QUICK_HANDOVER);
@@ -145,10 +140,11 @@ export function isOverdue(machine: Machine, pool: Pick<PoolConfig, 'maxLeaseDura
   return machine.state === 'leased' && now - (machine.leasedAt ?? machine.stateSince) > pool.maxLeaseDuration;
 }
 
-function vanished(machine: Machine, { fates, now }: JudgeContext): InstanceFate | undefined {
+function vanished(machine: Machine, { fates, now, reaper }: JudgeContext): InstanceFate | undefined {
   if (!INSTANCE_STATES.has(machine.state) || !machine.instanceId || !fates) return undefined;
   const fate = fates.get(machine.instanceId);
-  if (fate === 'unknown' && now - (machine.launchedAt ?? machine.stateSince) <= UNKNOWN_GRACE_MS) return undefined;
+  // Unknown to an eventually consistent cloud is "not yet" for a young instance, "gone" only past the grace.
+  if (fate === 'unknown' && !cloudHasSettled(machine, now, reaper.consistencyGrace)) return undefined;
   return fate;
 }
 

@@ -1,12 +1,15 @@
 import type { Logger } from '../log.js';
 import type { MachineRef, MachineStore } from '../machines/store.js';
 import type { Machine, MachineState, MachineUpdate } from '../machines/machine.js';
-import { TAGS, type Provider } from '../providers/provider.js';
+import type { Config } from '../config.js';
+import { TAGS, type Provider, type TerminateResult } from '../providers/provider.js';
 import { splitZoneId } from '../providers/zone-id.js';
 import { requestTerminationSweep, type Queues } from '../queues.js';
 import { describeError } from '../errors.js';
+import { cloudHasSettled } from './cloud-consistency.js';
 
 export interface TerminateDeps {
+  config: Pick<Config, 'reaper'>;
   store: MachineStore;
   queues: Queues;
   providers: ReadonlyMap<string, Provider>;
@@ -44,6 +47,15 @@ export interface SweepResult {
   unconfirmed: number;
 }
 
+/** What the cloud's answers mean for one machine. */
+type MachineEnd =
+  /** Every instance confirmed ending by the cloud, or unknown to it past the consistency grace. */
+  | 'ended'
+  /** Unknown to the cloud (or none found by its tag) while the launch is recent: maybe not visible yet. */
+  | 'not-yet'
+  /** The cloud answered otherwise for an instance: ask again. */
+  | 'unconfirmed';
+
 /**
  * Ends every machine marked terminating, in every pool (one since removed from
  * the config included): their instances go
@@ -54,6 +66,9 @@ export interface SweepResult {
  * behind. Machines marked while it runs are taken in a next pass. Safe to run
  * in several producers at once. A machine left unconfirmed stays
  * terminating: the next sweep tries it again, however long the cloud takes.
+ * The cloud is eventually consistent: an instance it says it does not know,
+ * or a tag lookup finding none, ends a record only once the machine's launch
+ * is older than `reaper.consistencyGrace` (cloud-consistency.ts).
  */
 export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSignal): Promise<SweepResult> {
   const result: SweepResult = { terminated: 0, unconfirmed: 0 };
@@ -80,33 +95,61 @@ export async function sweepTerminations(deps: TerminateDeps, signal?: AbortSigna
 
 /** One provider's share of a sweep; returns the ids of the machines the cloud confirmed ended. */
 async function endMachines(name: string, machines: readonly Machine[], deps: TerminateDeps, signal?: AbortSignal): Promise<Set<string>> {
-  const { store, logger, now } = deps;
+  const { logger } = deps;
   const provider = deps.providers.get(name);
   if (!provider) {
     logger.error({ provider: name, machineIds: machines.map((m) => m.id) }, `machines of unknown provider ${name} cannot be terminated; is it still configured?`);
     return new Set();
   }
   try {
-    const instances = new Map<string, string[]>();
-    for (const m of machines) {
-      instances.set(m.id, m.instanceId ? [m.instanceId] : (await provider.listByTags({ [TAGS.machineId]: m.id }, { signal })).map((i) => i.instanceId));
-    }
+    const instances = await instancesOf(provider, machines, signal);
     const all = [...instances.values()].flat();
-    const confirmed = all.length > 0 ? await provider.terminate(all, { signal }) : new Set<string>();
+    const answer: TerminateResult = all.length > 0 ? await provider.terminate(all, { signal }) : { confirmed: new Set(), notFound: new Set() };
     const ended = new Set<string>();
+    let notYet = 0;
     for (const m of machines) {
-      if (!instances.get(m.id)!.every((id) => confirmed.has(id))) continue;
+      const end = endOf(m, instances.get(m.id)!, answer, deps);
+      if (end === 'not-yet') notYet++;
+      if (end !== 'ended') continue;
       ended.add(m.id);
-      // Not ok: another sweep closed it first.
-      if ((await store.transition(m, 'terminated', now(), {}, ['terminating'])).ok) {
-        logger.info({ machineId: m.id, pool: m.pool, zone: m.zone, instanceId: m.instanceId }, 'machine terminated');
-      }
+      await closeRecord(m, instances.get(m.id)!, answer, deps);
     }
-    if (ended.size < machines.length) logger.warn({ provider: name, unconfirmed: machines.length - ended.size }, 'terminations not confirmed yet; the next sweep tries them again');
+    if (ended.size < machines.length) logger.warn({ provider: name, unconfirmed: machines.length - ended.size, notVisibleYet: notYet }, 'terminations not confirmed yet; the next sweep tries them again');
     return ended;
   } catch (err) {
     if (signal?.aborted) throw err;
     logger.warn({ provider: name, machines: machines.length, error: describeError(err) }, 'could not terminate; the next sweep tries again');
     return new Set();
   }
+}
+
+/**
+ * Each machine's instance ids: the recorded one, else whatever carries its
+ * machine-id tag (a crash mid-launch), found in one lookup for all of them.
+ */
+async function instancesOf(provider: Provider, machines: readonly Machine[], signal?: AbortSignal): Promise<Map<string, string[]>> {
+  const instances = new Map(machines.map((m) => [m.id, m.instanceId ? [m.instanceId] : []]));
+  const unrecorded = machines.filter((m) => !m.instanceId).map((m) => m.id);
+  if (unrecorded.length === 0) return instances;
+  for (const found of await provider.listByTags({ [TAGS.machineId]: unrecorded }, { signal })) {
+    instances.get(found.tags[TAGS.machineId] ?? '')?.push(found.instanceId);
+  }
+  return instances;
+}
+
+/** Confirmed by the cloud, or unknown to it long enough after the launch to be believed. */
+function endOf(machine: Machine, instanceIds: readonly string[], answer: TerminateResult, { config, now }: Pick<TerminateDeps, 'config' | 'now'>): MachineEnd {
+  const settled = cloudHasSettled(machine, now(), config.reaper.consistencyGrace);
+  if (instanceIds.length === 0) return settled ? 'ended' : 'not-yet';
+  if (instanceIds.some((id) => !answer.confirmed.has(id) && !answer.notFound.has(id))) return 'unconfirmed';
+  return settled || instanceIds.every((id) => answer.confirmed.has(id)) ? 'ended' : 'not-yet';
+}
+
+async function closeRecord(machine: Machine, instanceIds: readonly string[], answer: TerminateResult, { store, logger, now }: TerminateDeps): Promise<void> {
+  // Not ok: another sweep closed it first.
+  if (!(await store.transition(machine, 'terminated', now(), {}, ['terminating'])).ok) return;
+  const log = { machineId: machine.id, pool: machine.pool, zone: machine.zone, instanceId: machine.instanceId };
+  const unknown = instanceIds.length === 0 || instanceIds.some((id) => answer.notFound.has(id));
+  if (unknown) logger.info(log, 'machine terminated: its instance is unknown to the cloud past the consistency grace');
+  else logger.info(log, 'machine terminated');
 }

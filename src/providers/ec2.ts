@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { Ec2RetryStrategy } from './ec2-retry-strategy.js';
 import { ec2Preflight } from './ec2-preflight.js';
 import type { PreflightCheck, PreflightPool } from './preflight-check.js';
-import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider } from './provider.js';
+import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider, type TagMatch, type TerminateResult } from './provider.js';
 
 export interface Ec2ProviderOptions {
   /** DescribeInstances page size (EC2 allows 5 to 1000); tests shrink it to exercise paging. */
@@ -31,7 +31,8 @@ export const DESCRIBE_BATCH = 200;
 /** TerminateInstances accepts up to 1000 ids per call. */
 export const TERMINATE_BATCH = 1000;
 const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
-const GONE = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
+/** EC2's answers for ids it does not know (or that could never name an instance): the whole call fails, naming them. */
+const UNKNOWN_ID = new Set(['InvalidInstanceID.NotFound', 'InvalidInstanceID.Malformed']);
 
 /**
  * The SDK's own default logger discards everything, but its logger middleware
@@ -109,12 +110,10 @@ export class Ec2Provider implements Provider {
     return found;
   }
 
-  async terminate(instanceIds: readonly string[], options: CallOptions = {}): Promise<Set<string>> {
-    const confirmed = new Set<string>();
-    for (const batch of chunks([...new Set(instanceIds)], TERMINATE_BATCH)) {
-      for (const id of await this.terminateBatch(batch, options)) confirmed.add(id);
-    }
-    return confirmed;
+  async terminate(instanceIds: readonly string[], options: CallOptions = {}): Promise<TerminateResult> {
+    const result: TerminateResult = { confirmed: new Set(), notFound: new Set() };
+    for (const batch of chunks([...new Set(instanceIds)], TERMINATE_BATCH)) await this.terminateBatch(batch, result, options);
+    return result;
   }
 
   async tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<void> {
@@ -122,9 +121,18 @@ export class Ec2Provider implements Provider {
     await this.client.send(new CreateTagsCommand({ Resources: [...instanceIds], Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), sendOptions(options));
   }
 
-  async listByTags(tags: Readonly<Record<string, string>>, options: CallOptions = {}): Promise<Instance[]> {
-    const filters: Filter[] = Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] }));
-    return this.describeAll([...filters, { Name: 'instance-state-name', Values: LIVE_STATES }], options);
+  async listByTags(tags: Readonly<Record<string, TagMatch>>, options: CallOptions = {}): Promise<Instance[]> {
+    const wanted = Object.entries(tags).map(([key, value]) => ({ key, values: typeof value === 'string' ? [value] : [...new Set(value)] }));
+    if (wanted.some((t) => t.values.length === 0)) return []; // no value to match: no instance can
+    // EC2 takes at most 200 filter values in one call: the longest list goes out in as many calls as it needs.
+    const longest = wanted.reduce<(typeof wanted)[number] | undefined>((a, t) => (!a || t.values.length > a.values.length ? t : a), undefined);
+    const room = DESCRIBE_BATCH - LIVE_STATES.length - wanted.reduce((n, t) => n + (t === longest ? 0 : t.values.length), 0);
+    const instances: Instance[] = [];
+    for (const part of longest ? chunks(longest.values, Math.max(1, room)) : [[]]) {
+      const filters: Filter[] = wanted.map((t) => ({ Name: `tag:${t.key}`, Values: t === longest ? part : t.values }));
+      instances.push(...(await this.describeAll([...filters, { Name: 'instance-state-name', Values: LIVE_STATES }], options)));
+    }
+    return instances;
   }
 
   private async describeAll(filters: Filter[], options: CallOptions): Promise<Instance[]> {
@@ -138,26 +146,32 @@ export class Ec2Provider implements Provider {
     return instances;
   }
 
-  // EC2 fails the whole call when one id is unknown, without saying which in a
-  // structured way: retry one by one so every known id still gets terminated.
-  private async terminateBatch(ids: string[], options: CallOptions): Promise<string[]> {
-    try {
-      return await this.terminateCall(ids, options);
-    } catch (err) {
-      if (!isGone(err)) throw err;
-      if (ids.length === 1) return ids;
-    }
-    this.logger.debug({ count: ids.length }, 'unknown instance id in batch; terminating one by one');
-    const confirmed: string[] = [];
-    for (const id of ids) {
+  /**
+   * EC2 fails the whole call when any id is unknown, naming every unknown one
+   * in its message ("The instance IDs 'i-1, i-2' do not exist"): those are set
+   * aside as not found and the rest go again in one call. An answer naming
+   * none of the ids (a wording this cannot read) splits the batch in halves.
+   */
+  private async terminateBatch(ids: string[], result: TerminateResult, options: CallOptions): Promise<void> {
+    let rest = ids;
+    while (rest.length > 0) {
       try {
-        confirmed.push(...(await this.terminateCall([id], options)));
+        for (const id of await this.terminateCall(rest, options)) result.confirmed.add(id);
+        return;
       } catch (err) {
-        if (!isGone(err)) throw err;
-        confirmed.push(id);
+        if (!isUnknownId(err)) throw err;
+        const named = idsNamedIn(err.message, rest);
+        if (named.size === 0 && rest.length === 1) named.add(rest[0]!);
+        if (named.size === 0) {
+          const half = Math.ceil(rest.length / 2);
+          await this.terminateBatch(rest.slice(0, half), result, options);
+          return this.terminateBatch(rest.slice(half), result, options);
+        }
+        for (const id of named) result.notFound.add(id);
+        rest = rest.filter((id) => !named.has(id));
+        this.logger.debug({ notFound: named.size, rest: rest.length }, 'instance ids unknown to the cloud; terminating the rest in one more call');
       }
     }
-    return confirmed;
   }
 
   private async terminateCall(ids: string[], options: CallOptions): Promise<string[]> {
@@ -183,8 +197,14 @@ function sendOptions({ signal }: CallOptions): { abortSignal?: AbortSignal } {
   return signal ? { abortSignal: signal } : {};
 }
 
-function isGone(err: unknown): boolean {
-  return err instanceof Error && GONE.has(err.name);
+function isUnknownId(err: unknown): err is Error {
+  return err instanceof Error && UNKNOWN_ID.has(err.name);
+}
+
+/** The ids of a batch an error message names (EC2 quotes them: `'i-1, i-2'`, `"i-1"`). */
+function idsNamedIn(message: string, ids: readonly string[]): Set<string> {
+  const words = new Set(message.split(/[\s'",:()]+/));
+  return new Set(ids.filter((id) => words.has(id)));
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { classify, describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { CallOptions, Instance, LaunchRequest, Provider, TagMatch, TerminateResult } from './provider.js';
 import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { abortScope } from '../abort-scope.js';
 
@@ -126,7 +126,7 @@ export class GuardedProvider implements Provider {
     return this.guard('describe', (o) => this.inner.describe(instanceIds, o), options);
   }
 
-  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>> {
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<TerminateResult> {
     return this.guard('terminate', (o) => this.inner.terminate(instanceIds, o), options);
   }
 
@@ -134,7 +134,7 @@ export class GuardedProvider implements Provider {
     return this.guard('tag', (o) => this.inner.tag(instanceIds, tags, o), options);
   }
 
-  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
+  listByTags(tags: Readonly<Record<string, TagMatch>>, options?: CallOptions): Promise<Instance[]> {
     return this.guard('describe', (o) => this.inner.listByTags(tags, o), options);
   }
 

@@ -1,7 +1,8 @@
 import { describeError, isAuthError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GuardedAction } from './guarded-provider.js';
-import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { CallOptions, Instance, LaunchRequest, Provider, TagMatch, TerminateResult } from './provider.js';
+import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import type { ProviderHalt, ProviderHalts } from './provider-halts.js';
 
 /** How stale this process's view of the provider's halt may be before a success reads it again. */
@@ -51,7 +52,7 @@ export class HaltingProvider implements Provider {
     return this.watch('describe', () => this.inner.describe(instanceIds, options));
   }
 
-  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>> {
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<TerminateResult> {
     return this.watch('terminate', () => this.inner.terminate(instanceIds, options));
   }
 
@@ -59,8 +60,13 @@ export class HaltingProvider implements Provider {
     return this.watch('tag', () => this.inner.tag(instanceIds, tags, options));
   }
 
-  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
+  listByTags(tags: Readonly<Record<string, TagMatch>>, options?: CallOptions): Promise<Instance[]> {
     return this.watch('describe', () => this.inner.listByTags(tags, options));
+  }
+
+  /** Straight through: a preflight reports a refusal in its own rows rather than halting the provider. */
+  preflight(pool: PreflightPool, options?: CallOptions): Promise<PreflightCheck[]> {
+    return this.inner.preflight ? this.inner.preflight(pool, options) : Promise.resolve([]);
   }
 
   isAvailable(): boolean {

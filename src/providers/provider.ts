@@ -26,14 +26,18 @@ export interface Provider {
   describe(instanceIds: readonly string[], options?: CallOptions): Promise<Map<string, Instance>>;
 
   /**
-   * Asks the cloud to terminate instances. Resolves with the ids the cloud
-   * confirmed as shutting down or terminated (ids it does not know count as
-   * gone). Ids absent from the result must be retried.
+   * Asks the cloud to terminate instances, in as few calls as the cloud
+   * allows (an unknown id never costs a call per id), and reports what it
+   * said of each: see `TerminateResult`. Ids in neither set must be retried.
    */
-  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<Set<string>>;
+  terminate(instanceIds: readonly string[], options?: CallOptions): Promise<TerminateResult>;
 
-  /** Every live (not terminated) instance carrying the given tags, all pages. */
-  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]>;
+  /**
+   * Every live (not terminated) instance carrying the given tags, all pages.
+   * A tag given a list matches any of its values (one call for many
+   * machines, where the cloud takes that many values).
+   */
+  listByTags(tags: Readonly<Record<string, TagMatch>>, options?: CallOptions): Promise<Instance[]>;
 
   /** Adds or overwrites tags on instances (one call for many): the cloud-side record that survives a Redis loss. */
   tag(instanceIds: readonly string[], tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<void>;
@@ -52,6 +56,22 @@ export interface Provider {
    */
   preflight?(pool: PreflightPool, options?: CallOptions): Promise<PreflightCheck[]>;
 }
+
+/** What the cloud said of the instances a termination named. */
+export interface TerminateResult {
+  /** The cloud says they are shutting down or terminated: the only proof an instance is ending. */
+  confirmed: Set<string>;
+  /**
+   * The cloud says it does not know them (EC2's `InvalidInstanceID.NotFound`,
+   * or an id that could never name an instance). Not proof of an end: right after a launch EC2 does not know the instance
+   * yet. Gone only once the instance is older than the consistency grace
+   * (`reaper.consistencyGrace`: src/pool/cloud-consistency.ts).
+   */
+  notFound: Set<string>;
+}
+
+/** One tag value, or any of several. */
+export type TagMatch = string | readonly string[];
 
 export interface CallOptions {
   /**

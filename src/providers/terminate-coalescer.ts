@@ -1,4 +1,4 @@
-import type { CallOptions, Instance, LaunchRequest, Provider } from './provider.js';
+import type { CallOptions, Instance, LaunchRequest, Provider, TagMatch, TerminateResult } from './provider.js';
 import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { abortScope } from '../abort-scope.js';
 
@@ -7,7 +7,7 @@ interface Waiting {
   signal?: AbortSignal;
   /** Its listener on `signal` (often the process's shutdown signal): removed once it is sent. */
   onAbort?: () => void;
-  resolve(confirmed: Set<string>): void;
+  resolve(result: TerminateResult): void;
   reject(err: unknown): void;
 }
 
@@ -29,7 +29,7 @@ export class TerminateCoalescer implements Provider {
     return this.inner.name;
   }
 
-  terminate(instanceIds: readonly string[], options: CallOptions = {}): Promise<Set<string>> {
+  terminate(instanceIds: readonly string[], options: CallOptions = {}): Promise<TerminateResult> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
@@ -60,8 +60,9 @@ export class TerminateCoalescer implements Provider {
       // Callers abandon a call only at the end of their shutdown grace, all at once: any one aborting ends it.
       const scope = signals.length > 0 ? abortScope(...signals) : undefined;
       try {
-        const confirmed = await this.inner.terminate(batch.flatMap((w) => w.instanceIds), scope ? { signal: scope.signal } : {});
-        for (const w of batch) w.resolve(new Set(w.instanceIds.filter((id) => confirmed.has(id))));
+        const answer = await this.inner.terminate(batch.flatMap((w) => w.instanceIds), scope ? { signal: scope.signal } : {});
+        // Each caller hears what the cloud said of its own ids.
+        for (const w of batch) w.resolve({ confirmed: only(answer.confirmed, w.instanceIds), notFound: only(answer.notFound, w.instanceIds) });
       } catch (err) {
         for (const w of batch) w.reject(err);
       } finally {
@@ -83,7 +84,7 @@ export class TerminateCoalescer implements Provider {
     return this.inner.describe(instanceIds, options);
   }
 
-  listByTags(tags: Readonly<Record<string, string>>, options?: CallOptions): Promise<Instance[]> {
+  listByTags(tags: Readonly<Record<string, TagMatch>>, options?: CallOptions): Promise<Instance[]> {
     return this.inner.listByTags(tags, options);
   }
 
@@ -102,6 +103,10 @@ export class TerminateCoalescer implements Provider {
   isAvailable(): boolean {
     return this.inner.isAvailable?.() ?? true;
   }
+}
+
+function only(ids: ReadonlySet<string>, wanted: readonly string[]): Set<string> {
+  return new Set(wanted.filter((id) => ids.has(id)));
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -11,9 +11,15 @@ export interface TestSim {
   ec2: EC2Client;
 }
 
-/** Starts a quiet simulated cloud and an EC2 client for it; `cleanups` gets both closes. */
+/**
+ * Starts a quiet simulated cloud and an EC2 client for it; `cleanups` gets
+ * both closes. Strongly consistent unless `options.config` says otherwise:
+ * these tests drive the raw API call by call, each about another mechanism
+ * (eventual consistency has tests of its own, and every test of vmpool
+ * itself runs with the default 0-2s).
+ */
 export async function startTestSim(cleanups: Cleanups, options: Partial<SimCloudOptions> = {}): Promise<TestSim> {
-  const config = testConfig();
+  const config = testConfig({ sim: { consistency: { delay: '0s' } } });
   const sim = await startSimCloud({ config: config.sim, logger: createLogger({ level: 'silent', pretty: false }), ...options });
   cleanups.push(() => sim.close());
   const ec2 = new EC2Client({ endpoint: sim.endpoint, region: config.sim.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });

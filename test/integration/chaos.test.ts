@@ -258,7 +258,8 @@ describe('crash safety under kill -9', () => {
     const apiPort = await freePort();
     const pc = await processConfig({
       http: { port: apiPort },
-      reaper: { every: '2s', stuckAfter: '5s' },
+      // A machine killed mid-launch is closed on an empty tag lookup once the cloud has had its grace (sim: 0-2s).
+      reaper: { every: '2s', stuckAfter: '5s', consistencyGrace: '15s' },
       sim: { bootSpread: '300ms' },
       // A short scale-in cooldown: leases waiting during the load raise the target, and the surplus must go again.
       ...onePool({ warm: WARM, max: 12, bootTimeout: '15s', scaleInCooldown: '1s', prepare: { steps: [{ name: 'prepare', run: 'sleep 0.3; echo prepared > prepared.txt', timeout: '5s' }] } }),

@@ -4,7 +4,7 @@ import type { ProviderConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { Ec2Provider } from '../../src/providers/ec2.js';
 import { TAGS, type LaunchRequest } from '../../src/providers/provider.js';
-import { startSimCloud, type SimCloud } from '../../src/sim/sim-cloud.js';
+import { startSimCloud, type SimCloud, type SimCloudOptions } from '../../src/sim/sim-cloud.js';
 import { testConfig } from '../helpers/test-config.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -23,8 +23,9 @@ interface Setup {
   calls: string[];
 }
 
-async function start(options: { pageSize?: number; zones?: ProviderConfig['zones'] } = {}): Promise<Setup> {
-  const sim = await startSimCloud({ config: config.sim, logger });
+/** Strongly consistent unless a test says otherwise: these tests are about the calls, not the cloud's delays. */
+async function start(options: { pageSize?: number; zones?: ProviderConfig['zones']; sim?: Partial<SimCloudOptions> } = {}): Promise<Setup> {
+  const sim = await startSimCloud({ config: { ...config.sim, consistency: { delay: { minMs: 0, maxMs: 0 } } }, logger, ...options.sim });
   cleanups.push(() => sim.close());
   const base = config.providers[0]!;
   const providerConfig: ProviderConfig = { ...base, endpoint: sim.endpoint, zones: options.zones ?? base.zones };
@@ -38,6 +39,11 @@ async function start(options: { pageSize?: number; zones?: ProviderConfig['zones
 
 function request(machineId: string, overrides: Partial<LaunchRequest> = {}): LaunchRequest {
   return { machineId, pool: 'small', zone: 'zone-a', imageId: 'ami-test', instanceType: 't3.small', tags: { team: 'ci' }, ...overrides };
+}
+
+/** TerminateInstances requests the simulated cloud received, whatever their answer. */
+function terminateCalls(sim: SimCloud): number {
+  return sim.requests().TerminateInstances ?? 0;
 }
 
 describe('Ec2Provider against the simulated cloud', () => {
@@ -88,20 +94,41 @@ describe('Ec2Provider against the simulated cloud', () => {
     expect(calls).toEqual(['DescribeInstancesCommand', 'DescribeInstancesCommand']);
   });
 
-  it('terminates known instances and counts unknown ones as gone', async () => {
+  it('terminates the known instances of a batch with unknown ids in one more call, and reports the unknown ones as not found', async () => {
+    const { provider, sim } = await start();
+    const known: string[] = [];
+    for (let n = 0; n < 3; n++) known.push((await provider.launch(request(`m-${n}`))).instanceId);
+    const unknown = ['i-0123456789abcdef0', 'i-0fedcba9876543210'];
+    const before = terminateCalls(sim);
+    const answer = await provider.terminate([known[0]!, unknown[0]!, known[1]!, unknown[1]!, known[2]!]);
+    expect([...answer.confirmed].sort()).toEqual([...known].sort());
+    expect([...answer.notFound].sort()).toEqual([...unknown].sort());
+    // EC2 fails the whole batch, naming both unknown ids: the known ones go again together, not one by one.
+    expect(terminateCalls(sim) - before).toBe(2);
+    await waitFor(async () => [...(await provider.describe(known)).values()].every((i) => i.state === 'terminated'), { what: 'the known instances terminated' });
+  });
+
+  it('reports a new instance the eventually consistent cloud does not know yet as not found, and confirms it once the cloud does', async () => {
+    const clock = { offset: 0 };
+    const { provider } = await start({ sim: { config: { ...config.sim, consistency: { delay: { minMs: 60_000, maxMs: 60_000 } } }, now: () => Date.now() + clock.offset } });
+    const instance = await provider.launch(request('m-1'));
+    expect(await provider.terminate([instance.instanceId])).toEqual({ confirmed: new Set(), notFound: new Set([instance.instanceId]) });
+    clock.offset += 60_000;
+    expect(await provider.terminate([instance.instanceId])).toEqual({ confirmed: new Set([instance.instanceId]), notFound: new Set() });
+  });
+
+  it('looks up many machines by their tags in one call, and splits a longer list into calls EC2 accepts', async () => {
     const { provider, calls } = await start();
-    const a = await provider.launch(request('m-a'));
-    const b = await provider.launch(request('m-b'));
-    const unknown = 'i-0123456789abcdef0';
+    const ids = [];
+    for (let n = 0; n < 3; n++) ids.push((await provider.launch(request(`m-${n}`))).instanceId);
     calls.length = 0;
-    const confirmed = await provider.terminate([a.instanceId, unknown, b.instanceId]);
-    expect([...confirmed].sort()).toEqual([a.instanceId, b.instanceId, unknown].sort());
-    // The batch fails as a whole on EC2, then one call per id finds the unknown one.
-    expect(calls).toHaveLength(4);
-    await waitFor(async () => {
-      const found = await provider.describe([a.instanceId, b.instanceId]);
-      return [...found.values()].every((i) => i.state === 'terminated');
-    }, { what: 'both instances terminated' });
+    const found = await provider.listByTags({ [TAGS.machineId]: ['m-0', 'm-2', 'm-unknown'] });
+    expect(found.map((i) => i.tags[TAGS.machineId]).sort()).toEqual(['m-0', 'm-2']);
+    expect(calls).toEqual(['DescribeInstancesCommand']);
+    calls.length = 0;
+    const many = ['m-1', ...Array.from({ length: 300 }, (_, n) => `m-none-${n}`)];
+    expect((await provider.listByTags({ [TAGS.managed]: 'true', [TAGS.machineId]: many })).map((i) => i.instanceId)).toEqual([ids[1]]);
+    expect(calls).toEqual(['DescribeInstancesCommand', 'DescribeInstancesCommand']);
   });
 
   it('lists live instances by tag across pages and leaves terminated ones out', async () => {

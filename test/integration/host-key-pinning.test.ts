@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { createServer, request } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,12 +42,13 @@ interface Setup {
   start: (roles: readonly Role[]) => Promise<App>;
 }
 
-async function setUp(overrides: Record<string, unknown>): Promise<Setup> {
+/** `apiEndpoint` puts something in front of the sim's EC2 API (vmpool calls it instead). */
+async function setUp(overrides: Record<string, unknown>, apiEndpoint: (sim: SimCloud) => Promise<string> = (sim) => Promise.resolve(sim.endpoint)): Promise<Setup> {
   const simOnly = testConfig(overrides);
   const logger = createLogger(simOnly.log);
   const sim = await startSimCloud({ config: simOnly.sim, logger, hostKeyTag: PUBLISHED_BY_SIM });
   cleanups.push(() => sim.close());
-  const config = testConfig(mergeDeep({ registries: simRegistries(sim) }, mergeDeep(overrides, { providers: simProviders(sim.endpoint) })) as Record<string, unknown>);
+  const config = testConfig(mergeDeep({ registries: simRegistries(sim) }, mergeDeep(overrides, { providers: simProviders(await apiEndpoint(sim)) })) as Record<string, unknown>);
   const start = async (roles: readonly Role[]): Promise<App> => {
     const app = await createApp({ config, logger, roles });
     cleanups.push(() => app.close());
@@ -56,6 +58,39 @@ async function setUp(overrides: Record<string, unknown>): Promise<Setup> {
 }
 
 const instanceTags = (sim: SimCloud, machine: Machine) => sim.instances().find((i) => i.instanceId === machine.instanceId)!.tags;
+
+/**
+ * An EC2 endpoint in front of the sim whose first `count` CreateTags answer
+ * `InvalidInstanceID.NotFound`, as EC2 may right after a launch though
+ * DescribeInstances already shows the instance (each part of its API
+ * catches up on its own). Everything else passes through.
+ */
+async function laggingCreateTags(target: string, count: number): Promise<{ url: string; refused: () => number }> {
+  let refused = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (refused < count && new URLSearchParams(body.toString()).get('Action') === 'CreateTags') {
+        refused++;
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-0123456789abcdef0' does not exist</Message></Error></Errors><RequestID>lagging</RequestID></Response>`);
+        return;
+      }
+      const forwarded = request(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forwarded.on('error', () => res.destroy());
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, refused: () => refused };
+}
 
 describe('host key pinning', () => {
   it('pins the first key in the record and on the instance, and a rebuild from tags keeps the pin: a changed host fails host-key-mismatch, not its zone', async () => {
@@ -74,6 +109,17 @@ describe('host key pinning', () => {
     const failed = await app.store.get(machine.id);
     expect(failed).toMatchObject({ failure: 'host-key-mismatch', hostKeyFingerprint: published });
     expect((await app.breaker.read([machine.zone], Date.now())).get(machine.zone)).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('pins the key on the instance though CreateTags first answers that the instance does not exist, without failing or restarting the boot', async () => {
+    let proxy: Awaited<ReturnType<typeof laggingCreateTags>> | undefined;
+    const { sim, config, start } = await setUp(onePool({ warm: 1, max: 1 }), async (s) => (proxy = await laggingCreateTags(s.endpoint, 2)).url);
+    const app = await start(['producer', 'booter', 'web']);
+    const machine = await waitFor(async () => (await app.store.list('small', 'ready'))[0], { what: 'a ready machine' });
+    expect(proxy!.refused()).toBe(2);
+    expect(instanceTags(sim, machine)[config.ssh.hostKeyTag]).toBe(machine.hostKeyFingerprint);
+    // Asked again in place: the boot job neither failed nor started over (a retried job marks the boot resumed).
+    expect([machine.failure, machine.bootResumedAt]).toEqual([undefined, undefined]);
   });
 
   it('a boot taken over by another booter fails host-key-mismatch when the machine now presents another key', async () => {

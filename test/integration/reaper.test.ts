@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log.js';
 import type { Machine } from '../../src/machines/machine.js';
 import { TAGS, type Provider } from '../../src/providers/provider.js';
 import { lastReaperRun, overdueLeases, reapOnce, type ReaperDeps } from '../../src/pool/reaper.js';
-import { BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, UNKNOWN_GRACE_MS } from '../../src/pool/reaper-rules.js';
+import { BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS } from '../../src/pool/reaper-rules.js';
 import { LEASE_TAG_GRACE_MS } from '../../src/pool/lease-tags.js';
 import type { Role } from '../../src/app.js';
 import { onePool, startSystem, type TestSystem } from '../helpers/system.js';
@@ -70,7 +70,10 @@ async function launchOrphan(deployment = system!.config.deployment, extra: Recor
   const own = { [TAGS.managed]: 'true', [TAGS.deployment]: deployment, [TAGS.pool]: 'small', [TAGS.machineId]: 'm-ghost', ...extra };
   const tags = Object.entries(own).map(([Key, Value]) => ({ Key, Value }));
   const out = await rawEc2().send(new RunInstancesCommand(runInput({ TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] })));
-  return out.Instances![0]!.InstanceId!;
+  const id = out.Instances![0]!.InstanceId!;
+  // The cloud is eventually consistent: the reaper can only see what the API lists.
+  await waitFor(() => (sim().find((i) => i.instanceId === id)?.visibleAt ?? Infinity) <= Date.now(), { what: `${id} visible to the API` });
+  return id;
 }
 
 /** A provider whose chosen methods are replaced; the rest reach the real one. */
@@ -174,7 +177,7 @@ describe('the reaper on the simulated cloud', () => {
     const [machine] = await ready(1);
     const blind = override(app.providers.get('sim')!, { listByTags: () => Promise.resolve([]) });
     // Past the grace for instances the cloud does not know yet: only describe can save it now.
-    const now = later(UNKNOWN_GRACE_MS + 60_000);
+    const now = later(system!.config.reaper.consistencyGrace + 60_000);
     expect(await reapOnce(deps(now, { providers: new Map([['sim', blind]]) }))).toMatchObject({ recordsClosed: 0 });
     expect(await app.store.get(machine!.id)).toMatchObject({ state: 'ready' });
   });

@@ -11,9 +11,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A sim whose `sim.*` config has `overrides` merged in; the client makes one attempt per call. */
+/** A strongly consistent sim whose `sim.*` config has `overrides` merged in; the client makes one attempt per call. */
 function start(overrides: Record<string, unknown> = {}, options: Partial<SimCloudOptions> = {}): Promise<TestSim> {
-  return startTestSim(cleanups, { config: testConfig({ sim: overrides }).sim, ...options });
+  return startTestSim(cleanups, { config: testConfig({ sim: { consistency: { delay: '0s' }, ...overrides } }).sim, ...options });
 }
 
 function secondClient(endpoint: string): EC2Client {
@@ -143,8 +143,8 @@ describe('eventual consistency in the simulated cloud', () => {
     expect(out.TerminatingInstances?.[0]?.CurrentState?.Name).toBe('shutting-down');
   });
 
-  it('is strongly consistent by default', async () => {
-    const { ec2 } = await start();
+  it('is strongly consistent with a delay of 0s', async () => {
+    const { ec2 } = await start({ consistency: { delay: '0s' } });
     const id = await launchedId(ec2);
     await ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'team', Value: 'ci' }] }));
     expect((await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.Tags).toContainEqual({ Key: 'team', Value: 'ci' });

@@ -21,7 +21,7 @@ function fakeProvider() {
     zones: () => ['us-east-1a', 'us-east-1b'],
     launch: vi.fn<Provider['launch']>(() => Promise.resolve(instance)),
     describe: vi.fn<Provider['describe']>(() => Promise.resolve(new Map())),
-    terminate: vi.fn<Provider['terminate']>(() => Promise.resolve(new Set())),
+    terminate: vi.fn<Provider['terminate']>(() => Promise.resolve({ confirmed: new Set<string>(), notFound: new Set<string>() })),
     listByTags: vi.fn<Provider['listByTags']>(() => Promise.resolve([])),
     tag: vi.fn<Provider['tag']>(() => Promise.resolve()),
     close: vi.fn(),
@@ -101,8 +101,8 @@ describe('GuardedProvider', () => {
     const guard = guarded(inner);
     await open(guard, inner);
     expect(guard.states()).toEqual({ launch: 'open', describe: 'closed', terminate: 'closed', tag: 'closed' });
-    inner.terminate.mockResolvedValueOnce(new Set(['i-1']));
-    await expect(guard.terminate(['i-1'])).resolves.toEqual(new Set(['i-1']));
+    inner.terminate.mockResolvedValueOnce({ confirmed: new Set(['i-1']), notFound: new Set() });
+    await expect(guard.terminate(['i-1'])).resolves.toEqual({ confirmed: new Set(['i-1']), notFound: new Set() });
     await expect(guard.listByTags({ pool: 'linux' })).resolves.toEqual([]);
     await expect(guard.describe(['i-1'])).resolves.toEqual(new Map());
     await expect(guard.tag(['i-1'], { a: 'b' })).resolves.toBeUndefined();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Machine } from '../../src/machines/machine.js';
-import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, judge, pacedRecycling, recycleBudget, planOrphans, UNKNOWN_GRACE_MS, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
+import { BOOT_JOB_GRACE_MS, BOOT_MARGIN_MS, LEASE_ANSWER_GRACE_MS, judge, pacedRecycling, recycleBudget, planOrphans, type InstanceFate, type ReaperPool } from '../../src/pool/reaper-rules.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -11,7 +11,7 @@ const pool: ReaperPool = {
   maxLeaseDuration: 6 * HOUR,
   terminateOverdueLeases: false,
 };
-const reaper = { every: 30_000, stuckAfter: 5 * MIN };
+const reaper = { every: 30_000, stuckAfter: 5 * MIN, consistencyGrace: 5 * MIN };
 const T0 = 1_800_000_000_000;
 
 function machine(state: Machine['state'], extra: Partial<Machine> = {}): Machine {
@@ -118,8 +118,8 @@ describe('judge', () => {
   it('takes an instance the cloud does not know as gone only after the consistency grace', () => {
     const m = machine('booting', { instanceId: 'i-1', launchedAt: T0 });
     const fates = new Map<string, InstanceFate>([['i-1', 'unknown']]);
-    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS, fates))).not.toMatchObject({ kind: 'vanished' });
-    expect(judge(m, pool, at(T0 + UNKNOWN_GRACE_MS + 1, fates))).toEqual({ kind: 'vanished', fate: 'unknown' });
+    expect(judge(m, pool, at(T0 + reaper.consistencyGrace, fates))).not.toMatchObject({ kind: 'vanished' });
+    expect(judge(m, pool, at(T0 + reaper.consistencyGrace + 1, fates))).toEqual({ kind: 'vanished', fate: 'unknown' });
   });
 
   it('closes nothing for a provider that could not be asked', () => {

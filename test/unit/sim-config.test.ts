@@ -17,9 +17,9 @@ function problemsOf(sim: Record<string, unknown>): string[] {
 }
 
 describe('sim.consistency and sim.throttling', () => {
-  it('default to a strongly consistent cloud without throttling', () => {
+  it('default to an eventually consistent cloud (0-2s) without throttling', () => {
     const { sim } = parse({});
-    expect(sim.consistency.delay).toEqual({ minMs: 0, maxMs: 0 });
+    expect(sim.consistency.delay).toEqual({ minMs: 0, maxMs: 2000 });
     expect(sim.throttling).toEqual({ enabled: false, actions: {} });
   });
 
