@@ -1,6 +1,6 @@
 import type { CallInfo } from './api-gate.js';
 import { Ec2Error } from './ec2-error.js';
-import { isNonMutating } from './ec2-limits.js';
+import { isNonMutating } from '../providers/ec2-limits.js';
 import type { Ec2Model, RunRequest } from './ec2-model.js';
 import { QueryParams, leaf, responseXml } from './ec2-query.js';
 import { reservationSetXml, reservationXml, stateChangesXml, zonesXml } from './ec2-xml.js';
