@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { connectRedis } from './redis-connection.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
@@ -9,6 +10,8 @@ import { OutcomeCounters } from './outcome-counters.js';
 import { Ec2Provider } from './providers/ec2.js';
 import { GuardedProvider } from './providers/guarded-provider.js';
 import { TerminateCoalescer } from './providers/terminate-coalescer.js';
+import { RateBudget } from './providers/rate-budget.js';
+import { CloudCallCounters } from './providers/cloud-calls.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './http/server.js';
@@ -79,7 +82,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const pulls = new PullCounters(redis, config.redis.prefix);
   const machineLog = new MachineLog(redis, config.redis.prefix);
   const history = new StatusHistory(redis, config.redis.prefix);
-  const providers = options.providers ?? buildProviders(config, logger);
+  const cloudCalls = new CloudCallCounters(redis, config.redis.prefix);
+  const providers = options.providers ?? buildProviders(config, logger, redis, cloudCalls);
   const zoneStrategy = buildZoneStrategy(config, breaker, capacity, logger);
   const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, waiters, epoch, rollouts, pulls, machineLog, history, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
@@ -99,6 +103,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       // Reverse order of construction: stop taking work, then drop what it needed. Each role has the same grace, at once.
       await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger).then(() => tagsSent(handout, logger))]);
       await closeQueues(queues);
+      await cloudCalls.close();
       await redis.quit().catch(() => redis.disconnect());
       zoneStrategy.close?.();
       if (!options.providers) for (const provider of providers.values()) provider.close?.();
@@ -143,11 +148,12 @@ function buildZoneStrategy(config: Readonly<Config>, breaker: ZoneBreaker, capac
   return redisBreakerStrategy(breaker, capacity);
 }
 
-/** Each configured cloud, behind this process's fail-fast guard on its API endpoint. */
-function buildProviders(config: Readonly<Config>, logger: Logger): Map<string, Provider> {
+/** Each configured cloud, spending its rate budget shared with every process, behind this process's fail-fast guard on its API endpoint. */
+function buildProviders(config: Readonly<Config>, logger: Logger, redis: Redis, calls: CloudCallCounters): Map<string, Provider> {
   return new Map(
     config.providers.map((p): [string, Provider] => {
-      const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }));
+      const budget = p.rateBudget.shared ? new RateBudget(redis, config.redis.prefix, p.name, p.rateBudget) : undefined;
+      const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }), { budget, calls });
       return [p.name, new TerminateCoalescer(new GuardedProvider(ec2, config.cloudApi, logger))];
     }),
   );
