@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { connectRedis } from './redis-connection.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
@@ -11,6 +12,8 @@ import { GuardedProvider } from './providers/guarded-provider.js';
 import { TerminateCoalescer } from './providers/terminate-coalescer.js';
 import { HaltingProvider } from './providers/halting-provider.js';
 import { ProviderHalts } from './providers/provider-halts.js';
+import { RateBudget } from './providers/rate-budget.js';
+import { CloudCallCounters } from './providers/cloud-calls.js';
 import type { Provider } from './providers/provider.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './http/server.js';
@@ -82,7 +85,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const machineLog = new MachineLog(redis, config.redis.prefix);
   const history = new StatusHistory(redis, config.redis.prefix);
   const providerHalts = new ProviderHalts(redis, config.redis.prefix);
-  const providers = options.providers ?? buildProviders(config, providerHalts, logger, now);
+  const cloudCalls = new CloudCallCounters(redis, config.redis.prefix);
+  const providers = options.providers ?? buildProviders(config, { halts: providerHalts, redis, calls: cloudCalls }, logger, now);
   const zoneStrategy = buildZoneStrategy(config, breaker, capacity, logger);
   const deps = { config, redis, store, queues, counters, breaker, capacity, zoneStrategy, flags, providerHalts, waiters, epoch, rollouts, pulls, machineLog, history, providers, now };
   // Read before anything starts, so a missing key fails the process cleanly.
@@ -102,6 +106,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       // Reverse order of construction: stop taking work, then drop what it needed. Each role has the same grace, at once.
       await Promise.all([...handles.map((h) => h.close()), http && closeGracefully(http, config.shutdown.grace, endWaits, logger).then(() => tagsSent(handout, logger))]);
       await closeQueues(queues);
+      await cloudCalls.close();
       await redis.quit().catch(() => redis.disconnect());
       zoneStrategy.close?.();
       if (!options.providers) for (const provider of providers.values()) provider.close?.();
@@ -147,15 +152,17 @@ function buildZoneStrategy(config: Readonly<Config>, breaker: ZoneBreaker, capac
 }
 
 /**
- * Each configured cloud, behind this process's fail-fast guard on each
- * action of its API, watched for refusals that halt its launches (shared),
- * with terminations coalesced into batches.
+ * Each configured cloud, spending its rate budget shared with every process,
+ * behind this process's fail-fast guard on each action of its API, watched
+ * for refusals that halt its launches (shared), with terminations coalesced
+ * into batches.
  */
-function buildProviders(config: Readonly<Config>, halts: ProviderHalts, logger: Logger, now: () => number): Map<string, Provider> {
+function buildProviders(config: Readonly<Config>, shared: { halts: ProviderHalts; redis: Redis; calls: CloudCallCounters }, logger: Logger, now: () => number): Map<string, Provider> {
   return new Map(
     config.providers.map((p): [string, Provider] => {
-      const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }));
-      const watched = new HaltingProvider(new GuardedProvider(ec2, config.cloudApi, logger), halts, { pauseMs: config.producer.fatalPause, logger, now });
+      const budget = p.rateBudget.shared ? new RateBudget(shared.redis, config.redis.prefix, p.name, p.rateBudget) : undefined;
+      const ec2 = new Ec2Provider(p, logger.child({ component: 'ec2', provider: p.name }), { budget, calls: shared.calls });
+      const watched = new HaltingProvider(new GuardedProvider(ec2, config.cloudApi, logger), shared.halts, { pauseMs: config.producer.fatalPause, logger, now });
       return [p.name, new TerminateCoalescer(watched)];
     }),
   );

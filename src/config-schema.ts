@@ -56,6 +56,26 @@ const zoneSchema = z.strictObject({
   subnetId: text().nullable().default(null),
 });
 
+const positive = () => z.number({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` }).positive({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` });
+
+const bucketSchema = z.strictObject({
+  /** Tokens when full: the burst. */
+  size: positive(),
+  /** Tokens added per second. */
+  refill: z.number({ error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }).min(0, { error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }),
+});
+
+/** vmpool's own buckets must refill: a call waits for its turn, and with no refill the turn never comes. */
+const budgetBucketSchema = z.strictObject({ size: positive(), refill: positive() });
+
+/** EC2 action name -> its request and resource buckets. */
+const actionBuckets = <B extends z.ZodType>(bucket: B) =>
+  z.record(z.string(), z.strictObject({ request: bucket.optional(), resource: bucket.optional() })).superRefine((actions, ctx) => {
+    for (const key of Object.keys(actions)) {
+      if (!/^[A-Z][A-Za-z]+$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `expected an EC2 action name like RunInstances, got ${show(key)}` });
+    }
+  });
+
 const providerSchema = z.strictObject({
   name: name(),
   type: z.literal('ec2', { error: (iss) => `expected "ec2", got ${show(iss.input)}` }),
@@ -69,6 +89,24 @@ const providerSchema = z.strictObject({
     .default(null),
   zones: z.array(zoneSchema).min(1, { error: 'expected at least one zone' }),
   maxAttempts: wholeNumber(1).default(5),
+  /** The provider's API rate budget, shared by every vmpool process through Redis. */
+  rateBudget: z
+    .strictObject({
+      /** false: no shared budget, only each process's own adaptive SDK limiter (vmpool before issue 13, for benchmarks). */
+      shared: flag().default(true),
+      /** The first throttled answer holds the action, for every process, for half to all of this. */
+      firstBackoff: duration().prefault('1s'),
+      /** Throttles in a row double the hold up to this; a stretch this long without one starts over. */
+      maxBackoff: duration().prefault('20s'),
+      /** A call goes once its tokens have been back this long: the cloud meets requests sooner or later than they were sent. */
+      margin: duration().prefault('200ms'),
+      /** Per EC2 action, buckets replacing EC2's documented figures (src/providers/ec2-limits.ts). */
+      actions: actionBuckets(budgetBucketSchema).default({}),
+    })
+    .superRefine((b, ctx) => {
+      if (b.maxBackoff < b.firstBackoff) ctx.addIssue({ code: 'custom', path: ['maxBackoff'], message: `expected at least firstBackoff (${formatDuration(b.firstBackoff)}), got ${formatDuration(b.maxBackoff)}` });
+    })
+    .prefault({}),
 });
 
 const prepareStepSchema = z.strictObject({
@@ -141,12 +179,6 @@ const poolSchema = z.strictObject({
   prepare: z.strictObject({ agent: agentSchema.nullable().default(null), steps: z.array(prepareStepSchema).default([]) }).prefault({}),
 });
 
-const bucketSchema = z.strictObject({
-  /** Tokens when full: the burst. */
-  size: z.number({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` }).positive({ error: (iss) => `expected a number > 0, got ${show(iss.input)}` }),
-  /** Tokens added per second. */
-  refill: z.number({ error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }).min(0, { error: (iss) => `expected a number >= 0, got ${show(iss.input)}` }),
-});
 
 /** `"0s"`, `"2s"` or `"0-2s"`, as `{ minMs, maxMs }`. */
 const delayRange = () =>
@@ -185,14 +217,7 @@ const simSchema = z.strictObject({
   throttling: z
     .strictObject({
       enabled: flag().default(false),
-      actions: z
-        .record(z.string(), z.strictObject({ request: bucketSchema.optional(), resource: bucketSchema.optional() }))
-        .superRefine((actions, ctx) => {
-          for (const key of Object.keys(actions)) {
-            if (!/^[A-Z][A-Za-z]+$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: `expected an EC2 action name like RunInstances, got ${show(key)}` });
-          }
-        })
-        .default({}),
+      actions: actionBuckets(bucketSchema).default({}),
     })
     .prefault({}),
   /** Container registries the simulated cloud serves (HTTP API v2 manifests) on loopback. */

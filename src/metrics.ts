@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppDeps } from './app-deps.js';
 import { registerOpsMetrics } from './ops-metrics.js';
+import { readCloudCalls } from './providers/cloud-calls.js';
 
 export interface Metrics {
   registry: Registry;
@@ -52,6 +53,16 @@ export function createMetrics(deps: Pick<AppDeps, 'config' | 'redis' | 'store' |
     async collect() {
       this.reset();
       for (const row of (await outcomes()).boots) this.inc({ pool: row.pool, zone: row.zone, outcome: row.result }, row.value);
+    },
+  });
+  new Counter({
+    name: 'vmpool_cloud_calls_total',
+    help: 'Cloud API requests (each SDK retry and page its own) by provider, action and result (ok, throttled, capacity, unauthorized, dry-run, client-error, server-error, network, aborted), from every process.',
+    labelNames: ['provider', 'action', 'result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await readCloudCalls(deps.redis, config.redis.prefix)) this.inc({ provider: row.provider, action: row.action, result: row.result }, row.value);
     },
   });
   registerZoneMetrics(registry, deps);

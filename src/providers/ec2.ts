@@ -11,7 +11,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { ProviderConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import { Ec2RetryStrategy } from './ec2-retry-strategy.js';
+import { watchCloudCalls } from './cloud-call-middleware.js';
+import type { CloudCallCounters } from './cloud-calls.js';
+import { Ec2BudgetedRetryStrategy, Ec2RetryStrategy } from './ec2-retry-strategy.js';
+import type { RateBudget } from './rate-budget.js';
 import { ec2Preflight } from './ec2-preflight.js';
 import type { PreflightCheck, PreflightPool } from './preflight-check.js';
 import { TAGS, type CallOptions, type Instance, type LaunchRequest, type Provider, type TagMatch, type TerminateResult } from './provider.js';
@@ -21,6 +24,10 @@ export interface Ec2ProviderOptions {
   pageSize?: number;
   /** A ready client (tests, or a caller sharing one); otherwise built from the config. */
   client?: EC2Client;
+  /** The provider's budget shared with every process (`rateBudget.shared`); without it, each process only limits itself. */
+  budget?: RateBudget;
+  /** Where each API request's result is counted (`vmpool_cloud_calls_total`). */
+  calls?: CloudCallCounters;
 }
 
 /**
@@ -64,14 +71,15 @@ export class Ec2Provider implements Provider {
       options.client ??
       new EC2Client({
         region: config.region,
-        // Adaptive (a client-side rate limiter that slows down on throttling, not only backs off),
-        // but capacity errors go straight back to vmpool: see Ec2RetryStrategy.
-        retryStrategy: new Ec2RetryStrategy(config.maxAttempts),
+        // Capacity errors go straight back to vmpool. With the shared budget pacing every process, no
+        // client-side limiter besides; without it, the adaptive one (slows this process down on throttling).
+        retryStrategy: options.budget ? new Ec2BudgetedRetryStrategy(config.maxAttempts) : new Ec2RetryStrategy(config.maxAttempts),
         maxAttempts: config.maxAttempts,
         ...(config.endpoint ? { endpoint: config.endpoint } : {}),
         ...(config.credentials ? { credentials: { ...config.credentials } } : {}),
         logger: QUIET_SDK_LOGGER,
       });
+    if (options.budget || options.calls) watchCloudCalls(this.client, { provider: this.name, budget: options.budget, counters: options.calls, logger });
   }
 
   zones(): readonly string[] {

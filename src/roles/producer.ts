@@ -6,7 +6,8 @@ import { abandonLaunch, isFinal, launchMachine, toJobError } from '../pool/launc
 import { sweepTerminations } from '../pool/terminate.js';
 import { reapOnce } from '../pool/reaper.js';
 import { BootTimes, slowBootSettings } from '../boot/boot-times.js';
-import { closeWorkers, handBack, QUICK_HANDOVER, watchWorker, type RoleHandle } from './role.js';
+import { closeWorkers, handBack, QUICK_HANDOVER, retryLater, watchWorker, type RoleHandle } from './role.js';
+import { classify } from '../errors.js';
 import { watchForRedisLoss } from '../pool/redis-loss-watch.js';
 import { warnOnPreflight } from '../pool/preflight.js';
 
@@ -80,12 +81,17 @@ async function scheduleReaper({ config, queues }: ProducerDeps): Promise<void> {
   await queues.reap.upsertJobScheduler('reaper', { every: config.reaper.every }, { name: 'reap', data: {} });
 }
 
+/** A throttled launch job runs again after 1 to 2 of these (the shared budget's hold then applies to its call). */
+const THROTTLED_LAUNCH_DELAY_MS = 1_000;
+
 async function runLaunch(job: Job<MachineJob>, token: string | undefined, deps: ProducerDeps, shutdown: AbortSignal): Promise<void> {
   try {
     await launchMachine(job.data.machineId, deps, shutdown);
   } catch (err) {
     // Cut short by the shutdown: not the launch's failure; another producer repeats the call (same ClientToken).
     if (shutdown.aborted) return handBack(job, token);
+    // Throttled even after the SDK's retries: the launch waits its turn again, never failed for it (nor its zone blamed).
+    if (classify(err) === 'throttle') return retryLater(job, token, deps.now() + THROTTLED_LAUNCH_DELAY_MS * (1 + Math.random()));
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (lastAttempt || isFinal(err)) await abandonLaunch(job.data.machineId, err, deps);
     throw toJobError(err);

@@ -1,4 +1,4 @@
-import { WaitingError, type Job, type Worker } from 'bullmq';
+import { DelayedError, WaitingError, type Job, type Worker } from 'bullmq';
 import type { Logger } from '../log.js';
 
 /**
@@ -49,6 +49,16 @@ export class ShutdownError extends Error {
 export async function handBack(job: Job, token: string | undefined): Promise<never> {
   await job.moveToWait(token);
   throw new WaitingError();
+}
+
+/**
+ * Puts a job back in its queue to run again at `at` (epoch ms), without
+ * spending one of its attempts: for a cloud call the cloud throttled, which
+ * is no failure of the job's. Always throws.
+ */
+export async function retryLater(job: Job, token: string | undefined, at: number): Promise<never> {
+  await job.moveToDelayed(at, token);
+  throw new DelayedError();
 }
 
 /** Logs worker-level errors (lost connection, a handler's throw) instead of crashing the process. */

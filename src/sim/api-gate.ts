@@ -1,5 +1,5 @@
 import { Ec2Error, dryRunOperation, requestLimitExceeded, unauthorizedOperation } from './ec2-error.js';
-import { CATEGORY_LIMITS, limitsFor, type ActionLimits, type BucketLimit } from './ec2-limits.js';
+import { CATEGORY_LIMITS, limitsFor, type ActionLimits, type BucketLimit } from '../providers/ec2-limits.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** What the gate needs to know of one EC2 request, read from its parameters by the query layer. */

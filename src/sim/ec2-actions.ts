@@ -2,7 +2,7 @@ import type { CallInfo } from './api-gate.js';
 import type { Ec2Catalog } from './ec2-catalog.js';
 import { imagesXml, offeringsXml } from './ec2-catalog-xml.js';
 import { Ec2Error, invalidValue } from './ec2-error.js';
-import { isNonMutating } from './ec2-limits.js';
+import { isNonMutating } from '../providers/ec2-limits.js';
 import type { Ec2Model, RunRequest } from './ec2-model.js';
 import { QueryParams, leaf, responseXml } from './ec2-query.js';
 import { decodePageToken, encodePageToken } from './ec2-rules.js';

@@ -45,7 +45,7 @@ export function testKeyPath(): string {
 /**
  * Default config with the test's Redis, a unique key prefix (tests share one
  * redis-server), a fresh key pair, quiet logs, fast boots, the sim on a free
- * port; `overrides` merged on top (arrays replace).
+ * port and throttling like EC2; `overrides` merged on top (arrays replace).
  */
 export function testConfig(overrides: Record<string, unknown> = {}): Readonly<Config> {
   const key = testKeyPath();
@@ -57,7 +57,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Readonly<Co
     // Off: tests count the cloud calls a producer makes; producer-preflight.test.ts turns it on.
     producer: { reconcileEvery: '500ms', preflightAtStart: false },
     booter: { describeEvery: '100ms' },
-    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs(), images: simTestImages() },
+    // EC2's API throttling on, with its documented buckets, as vmpool meets it in production (issue 13).
+    sim: { port: 0, bootDelay: '50ms', bootSpread: '100ms', authorizedKeyPath: `${key}.pub`, registries: simRegistryConfigs(), images: simTestImages(), throttling: { enabled: true } },
   });
   return parseConfig(mergeDeep(base, overrides));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../src/sim/token-bucket.js';
-import { ACTION_LIMITS, CATEGORY_LIMITS, limitsFor } from '../../src/sim/ec2-limits.js';
+import { ACTION_LIMITS, CATEGORY_LIMITS, limitsFor } from '../../src/providers/ec2-limits.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -3,6 +3,10 @@
  * Amazon EC2 API"), per account and region. Every action has a request
  * bucket (one token per call); RunInstances and TerminateInstances also
  * have a resource bucket (one token per instance).
+ *
+ * The one source of these figures: the simulated cloud answers by them, and
+ * vmpool's shared rate budget (rate-budget.ts) spends by them unless a
+ * provider's `rateBudget.actions` says otherwise.
  */
 export interface BucketLimit {
   /** Tokens the bucket holds when full: the burst. */
@@ -37,7 +41,7 @@ export function isNonMutating(action: string): boolean {
   return /^(Describe|List|Get|Search)/.test(action);
 }
 
-/** An action's limits: its own figures, else its category's; `overrides` (from `sim.throttling.actions`) win field by field. */
+/** An action's limits: its own figures, else its category's; `overrides` (from `sim.throttling.actions` or `rateBudget.actions`) win bucket by bucket. */
 export function limitsFor(action: string, overrides: Readonly<Record<string, Partial<ActionLimits>>> = {}): ActionLimits {
   const own: ActionLimits = ACTION_LIMITS[action] ?? { request: isNonMutating(action) ? CATEGORY_LIMITS.nonMutating : CATEGORY_LIMITS.mutating };
   const override = overrides[action] ?? {};
