@@ -47,7 +47,8 @@ export async function startCluster(bench: BenchEnv, spec: ClusterSpec): Promise<
     log: { level: spec.logLevel, pretty: false },
     ssh: { privateKeyPath: bench.keyPath },
     sim: { port: Number(new URL(simUrl).port), authorizedKeyPath: `${bench.keyPath}.pub` },
-    providers: files.providers.filter((p) => p.name === 'sim').map((p) => ({ ...p, endpoint: simUrl })),
+    // The rate budget's parsed durations are numbers, which the schema would refuse as text: the provider's defaults apply.
+    providers: files.providers.filter((p) => p.name === 'sim').map(({ rateBudget: _parsed, ...p }) => ({ ...p, endpoint: simUrl })),
   });
   const config = loadConfig(raw);
   // Set explicitly: these variables override $NODE_CONFIG, and the caller's shell may hold its own.

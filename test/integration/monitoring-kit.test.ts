@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { testConfig } from '../helpers/test-config.js';
+import { ALL_ZONES_OPEN } from '../../src/pool/pool-flags.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (...path: string[]) => readFileSync(join(root, ...path), 'utf8');
@@ -84,7 +85,7 @@ describe('the monitoring kit in docs/monitoring', () => {
   it('exposes the pool flags, target and the reaper\'s last run that the alerts read', async () => {
     const now = Date.now();
     await app.flags.halt('small', 'bad image id', now, 60_000);
-    await app.flags.raise('large', 'every zone open', now);
+    await app.flags.raise('large', ALL_ZONES_OPEN, now);
     const summary = { orphansMarked: 0, orphansTerminated: 1, stuckFailed: 2, recordsClosed: 0, recycled: 0, overdueLeases: 0, terminationsRetried: 0, bootsResumed: 0, unansweredLeases: 0, leaseTagsRepaired: 0 };
     await app.redis.set(`${prefix}:reaper:last`, JSON.stringify({ at: now, summary }));
     const text = (await app.http!.inject({ method: 'GET', url: '/metrics' })).body;

@@ -199,8 +199,8 @@ describe('termination sweep', () => {
     const provider = new Ec2Provider({ ...config.providers[0]!, endpoint: sim.endpoint }, logger);
     try {
       await withStore(async (deps, store) => {
-        const instance = await provider.launch({ machineId: 'm-1', pool: deps.pool, zone: 'zone-a', imageId: 'ami-1', instanceType: 't3.small', tags: {} });
-        await store.create({ id: 'm-1', pool: deps.pool, zone: 'sim/zone-a', instanceType: 't3.small', imageId: 'ami-1' }, { warm: 100, max: 100 }, Date.now());
+        const instance = await provider.launch({ machineId: 'm-1', pool: deps.pool, zone: 'zone-a', imageId: 'ami-test', instanceType: 't3.small', tags: {} });
+        await store.create({ id: 'm-1', pool: deps.pool, zone: 'sim/zone-a', instanceType: 't3.small', imageId: 'ami-test' }, { warm: 100, max: 100 }, Date.now());
         await store.transition('m-1', 'launching', Date.now());
         await store.transition('m-1', 'booting', Date.now(), { instanceId: instance.instanceId, launchedAt: instance.launchedAt });
         await store.transition('m-1', 'terminating', Date.now());
