@@ -5,7 +5,7 @@
 # makes the next start build again: a stale dist never runs.
 cd "$(dirname "$0")/.." || exit 1
 stamp=dist/.build-stamp
-if [ -f "$stamp" ] && [ -z "$(find src workers package.json package-lock.json tsconfig.json tsconfig.build.json -newer "$stamp" -print 2>/dev/null | head -n 1)" ]; then
+if [ -f "$stamp" ] && [ -z "$(find src workers bench package.json package-lock.json tsconfig.json tsconfig.build.json -newer "$stamp" -print 2>/dev/null | head -n 1)" ]; then
   exit 0
 fi
 echo "vmpool: building (tsc, 10-40 s)" >&2
