@@ -23,9 +23,14 @@ interface Setup {
   calls: string[];
 }
 
-/** Strongly consistent unless a test says otherwise: these tests are about the calls, not the cloud's delays. */
+/**
+ * Strongly consistent and unthrottled unless a test says otherwise: these
+ * tests are about the calls this provider makes, not the cloud's delays or
+ * buckets (a test launching seven instances in a row would otherwise meet
+ * RunInstances' bucket of 5, and this bare provider has no rate budget).
+ */
 async function start(options: { pageSize?: number; zones?: ProviderConfig['zones']; sim?: Partial<SimCloudOptions> } = {}): Promise<Setup> {
-  const sim = await startSimCloud({ config: { ...config.sim, consistency: { delay: { minMs: 0, maxMs: 0 } } }, logger, ...options.sim });
+  const sim = await startSimCloud({ config: { ...config.sim, consistency: { delay: { minMs: 0, maxMs: 0 } }, throttling: { ...config.sim.throttling, enabled: false } }, logger, ...options.sim });
   cleanups.push(() => sim.close());
   const base = config.providers[0]!;
   const providerConfig: ProviderConfig = { ...base, endpoint: sim.endpoint, zones: options.zones ?? base.zones };
