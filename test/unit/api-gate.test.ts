@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ApiGate, type CallInfo, type ThrottlingOptions } from '../../src/sim/api-gate.js';
-import type { Ec2Error } from '../../src/sim/ec2-error.js';
+import { answer, call } from '../helpers/gate-answers.js';
+import { ApiGate, type ThrottlingOptions } from '../../src/sim/api-gate.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -9,18 +9,6 @@ function setup(throttling: ThrottlingOptions = { enabled: true }) {
   return { clock, gate: new ApiGate(throttling, () => clock.now) };
 }
 
-const call = (action: string, extra: Partial<CallInfo> = {}): CallInfo => ({ action, dryRun: false, resourceCost: 0, unfiltered: false, ...extra });
-
-/** The EC2 code and status the gate answers with, or 'ok'. */
-function answer(gate: ApiGate, info: CallInfo): string {
-  try {
-    gate.admit(info);
-    return 'ok';
-  } catch (err) {
-    const e = err as Ec2Error;
-    return `${e.code} ${e.status}`;
-  }
-}
 
 describe('ApiGate', () => {
   it("throttles RunInstances after EC2's burst of 5 with RequestLimitExceeded (503), and admits one more per 500 ms", () => {

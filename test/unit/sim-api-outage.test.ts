@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { answer, call } from '../helpers/gate-answers.js';
 import { createLogger } from '../../src/log.js';
 import { answerApiControl } from '../../src/sim/api-control.js';
-import { ApiGate, type CallInfo } from '../../src/sim/api-gate.js';
-import type { Ec2Error } from '../../src/sim/ec2-error.js';
+import { ApiGate } from '../../src/sim/api-gate.js';
 
-const call = (action: string, extra: Partial<CallInfo> = {}): CallInfo => ({ action, dryRun: false, resourceCost: 0, unfiltered: false, ...extra });
-
-/** The EC2 code and status the gate answers with, or 'ok'. */
-function answer(gate: ApiGate, info: CallInfo): string {
-  try {
-    gate.admit(info);
-    return 'ok';
-  } catch (err) {
-    const e = err as Ec2Error;
-    return `${e.code} ${e.status}`;
-  }
-}
 
 const deps = (gate: ApiGate) => ({ gate, actions: ['RunInstances', 'DescribeInstances', 'TerminateInstances', 'CreateTags'], logger: createLogger({ level: 'silent', pretty: false }) });
 
